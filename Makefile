@@ -1,0 +1,37 @@
+# gradmesh — common tasks. `make help` lists them.
+GO       ?= go
+BIN      ?= bin/gradmesh
+DATA     ?= ../shared/data
+BENCHTIME ?= 1x
+
+.PHONY: help build test check bench demo results clean
+
+help:
+	@echo "make build    build $(BIN)"
+	@echo "make test     vet, gofmt check and all tests (what CI runs)"
+	@echo "make bench    run the benchmarks"
+	@echo "make demo     run the default simulation (16 peers, D-PSGD, embedded digits)"
+	@echo "make results  reproduce the README's result tables (needs $(DATA))"
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gradmesh
+
+test: check
+	$(GO) test ./...
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+demo: build
+	$(BIN) sim
+
+results: build
+	./scripts/results.sh $(BIN) $(DATA)
+
+clean:
+	rm -rf bin

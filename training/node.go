@@ -1,0 +1,349 @@
+package training
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// PeerID names a peer to the algorithm. Shells map it to their own
+// addressing: an index in the simulator, a libp2p peer ID on the live mesh.
+type PeerID string
+
+// Neighbor is a peer this node mixes with, and its weight in the node's row
+// of the mixing matrix W.
+type Neighbor struct {
+	ID     PeerID
+	Weight float64
+}
+
+// Message carries a peer's parameters for one round to one neighbor.
+// Params is an immutable snapshot: neither the node nor the receiver may
+// write to it, so shells can share it instead of copying.
+type Message struct {
+	From, To PeerID
+	Round    int
+	Params   []float32
+}
+
+// StepRequest asks the shell to compute the local gradient of round Round at
+// Params (read-only) on one minibatch of the peer's own data, and to report
+// it with StepDone. Where and how it runs (CPU, GPU, worker pool) is the
+// shell's business.
+type StepRequest struct {
+	Round  int
+	Params []float32
+}
+
+// RoundResult reports a finished round. Params is the node's new model
+// (immutable, as in Message).
+type RoundResult struct {
+	Round    int       // the round that finished
+	Params   []float32 // x after the round
+	Loss     float64   // training loss of the round's minibatch
+	Arrived  int       // neighbors whose parameters were mixed in
+	Expected int       // neighbors the round waited for
+	LR       float64   // learning rate applied
+}
+
+// Ready is the work a node hands its shell: send these messages, run this
+// step, note these finished rounds.
+type Ready struct {
+	Messages []Message
+	Step     *StepRequest // set exactly when a round starts: arm its deadline then
+	Rounds   []RoundResult
+	Done     bool // the node finished its last round
+}
+
+// Errors returned by Receive for messages that must not be mixed in.
+var (
+	ErrNotNeighbor = errors.New("training: message from a peer that is not a neighbor")
+	ErrStaleRound  = errors.New("training: message for a round already finished")
+	ErrFutureRound = errors.New("training: message for a round beyond the window")
+	ErrDuplicate   = errors.New("training: second message from a peer for one round")
+	ErrShape       = errors.New("training: parameter vector of the wrong length")
+)
+
+// NodeConfig sets up a Node.
+type NodeConfig struct {
+	ID         PeerID
+	Params     []float32 // initial model x₀; the node keeps its own copy
+	SelfWeight float64   // W_ii
+	Neighbors  []Neighbor
+	Optimizer  Optimizer
+	Schedule   Schedule
+	Rounds     int // the node is Done after this many rounds; 0 runs forever
+	// Window is how many rounds ahead of its own a node buffers neighbors'
+	// messages (default 2). Bounds memory against fast or hostile peers.
+	Window int
+}
+
+// Node is one peer's decentralized SGD (D-PSGD, Lian et al. 2017) as a state
+// machine with no I/O and no clock. Round r:
+//
+//	x_{r+1} = W_ii·x_r + Σ_j W_ij·x_j,r − η_r·opt(∇f_i(x_r))
+//
+// The node sends x_r to its neighbors and asks for the gradient at x_r at the
+// same moment, so computing and communicating overlap. The round ends when
+// the gradient and every neighbor's x_j,r are in, or when the shell calls
+// Deadline; weights of neighbors that did not arrive go to the node itself, so
+// each row of W still sums to one. There is no barrier and no leader: a node
+// only ever waits for its own neighbors.
+//
+// Events are the methods Start, StepDone, Receive, Deadline and
+// SetNeighbors; Ready collects what the shell must do next. A Node is not
+// safe for concurrent use: one shell goroutine drives it.
+type Node struct {
+	cfg       NodeConfig
+	neighbors []Neighbor // sorted by ID so mixing order, and so float sums, are deterministic
+	self      float64
+	pending   *[]Neighbor // neighbor set taking effect at the next round
+	pendSelf  float64
+
+	round    int
+	x        []float32
+	grad     []float32
+	loss     float64
+	stepDone bool
+	deadline bool
+	inbox    map[int]map[PeerID][]float32
+	started  bool
+	done     bool
+
+	ready Ready
+}
+
+// NewNode checks the configuration and returns a node at round 0.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	if len(cfg.Params) == 0 {
+		return nil, fmt.Errorf("training: node %s: empty parameter vector", cfg.ID)
+	}
+	if cfg.Optimizer == nil || cfg.Schedule == nil {
+		return nil, fmt.Errorf("training: node %s: optimizer and schedule are required", cfg.ID)
+	}
+	if cfg.Rounds < 0 {
+		return nil, fmt.Errorf("training: node %s: %d rounds, want ≥ 0", cfg.ID, cfg.Rounds)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 2
+	}
+	n := &Node{cfg: cfg, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
+		inbox: map[int]map[PeerID][]float32{}}
+	if err := n.setNeighbors(cfg.SelfWeight, cfg.Neighbors); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) setNeighbors(self float64, nb []Neighbor) error {
+	sum := self
+	seen := map[PeerID]bool{}
+	for _, v := range nb {
+		if v.ID == n.cfg.ID || seen[v.ID] {
+			return fmt.Errorf("training: node %s: neighbor %s listed twice or is the node itself", n.cfg.ID, v.ID)
+		}
+		if !(v.Weight > 0) {
+			return fmt.Errorf("training: node %s: neighbor %s has weight %g, want > 0", n.cfg.ID, v.ID, v.Weight)
+		}
+		seen[v.ID] = true
+		sum += v.Weight
+	}
+	if self < 0 || sum < 1-1e-6 || sum > 1+1e-6 {
+		return fmt.Errorf("training: node %s: mixing weights sum to %g with self weight %g, want 1", n.cfg.ID, sum, self)
+	}
+	n.self = self
+	n.neighbors = slices.SortedFunc(slices.Values(nb), func(a, b Neighbor) int {
+		return compareIDs(a.ID, b.ID)
+	})
+	return nil
+}
+
+func compareIDs(a, b PeerID) int {
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+// Round is the round in progress.
+func (n *Node) Round() int { return n.round }
+
+// Params is the current model x_r (read-only).
+func (n *Node) Params() []float32 { return n.x }
+
+// Neighbors returns the current neighbor set with weights.
+func (n *Node) Neighbors() []Neighbor { return slices.Clone(n.neighbors) }
+
+// Done reports whether the node has finished its last round.
+func (n *Node) Done() bool { return n.done }
+
+// Start begins round 0.
+func (n *Node) Start() {
+	if n.started {
+		return
+	}
+	n.started = true
+	n.beginRound()
+}
+
+// SetNeighbors replaces the neighbor set from the next round on; the round in
+// progress keeps waiting for the set it started with.
+func (n *Node) SetNeighbors(self float64, nb []Neighbor) error {
+	saved, savedSelf := n.neighbors, n.self
+	if err := n.setNeighbors(self, nb); err != nil {
+		return err
+	}
+	next := n.neighbors
+	n.neighbors, n.self = saved, savedSelf
+	n.pending, n.pendSelf = &next, self
+	return nil
+}
+
+// StepDone delivers the gradient of round round (the node copies it).
+func (n *Node) StepDone(round int, grad []float32, loss float64) error {
+	if round != n.round || n.stepDone || n.done {
+		return fmt.Errorf("training: node %s: step result for round %d while in round %d", n.cfg.ID, round, n.round)
+	}
+	if len(grad) != len(n.x) {
+		return fmt.Errorf("training: node %s: gradient of length %d, want %d: %w", n.cfg.ID, len(grad), len(n.x), ErrShape)
+	}
+	copy(n.grad, grad)
+	n.loss = loss
+	n.stepDone = true
+	n.maybeFinishRound()
+	return nil
+}
+
+// Receive takes a neighbor's parameters. The node keeps m.Params (immutable by
+// contract). Messages it must not mix in are refused with an error wrapping
+// one of the Err* values, and leave the node unchanged.
+func (n *Node) Receive(m Message) error {
+	switch {
+	case n.done || m.Round < n.round:
+		return fmt.Errorf("%w: round %d from %s, node %s is in round %d", ErrStaleRound, m.Round, m.From, n.cfg.ID, n.round)
+	case m.Round > n.round+n.cfg.Window:
+		return fmt.Errorf("%w: round %d from %s, node %s is in round %d (window %d)", ErrFutureRound, m.Round, m.From, n.cfg.ID, n.round, n.cfg.Window)
+	case len(m.Params) != len(n.x):
+		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
+	case !n.acceptsFrom(m.From, m.Round):
+		return fmt.Errorf("%w: %s is not a neighbor of %s", ErrNotNeighbor, m.From, n.cfg.ID)
+	}
+	box := n.inbox[m.Round]
+	if box == nil {
+		box = map[PeerID][]float32{}
+		n.inbox[m.Round] = box
+	}
+	if _, dup := box[m.From]; dup {
+		return fmt.Errorf("%w: %s, round %d", ErrDuplicate, m.From, m.Round)
+	}
+	box[m.From] = m.Params
+	if m.Round == n.round {
+		n.maybeFinishRound()
+	}
+	return nil
+}
+
+// acceptsFrom: in the current round only the round's neighbor set counts;
+// future rounds may already use a pending set.
+func (n *Node) acceptsFrom(id PeerID, round int) bool {
+	if n.isNeighbor(n.neighbors, id) {
+		return true
+	}
+	return round > n.round && n.pending != nil && n.isNeighbor(*n.pending, id)
+}
+
+func (n *Node) isNeighbor(set []Neighbor, id PeerID) bool {
+	_, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return compareIDs(v.ID, id) })
+	return found
+}
+
+// Deadline ends round round with whatever has arrived once its step is done.
+// A deadline for another round is ignored (it fired late).
+func (n *Node) Deadline(round int) {
+	if round != n.round || n.done || !n.started {
+		return
+	}
+	n.deadline = true
+	n.maybeFinishRound()
+}
+
+// Ready returns the work accumulated since the last call and clears it.
+func (n *Node) Ready() Ready {
+	r := n.ready
+	n.ready = Ready{}
+	return r
+}
+
+func (n *Node) beginRound() {
+	for _, v := range n.neighbors {
+		n.ready.Messages = append(n.ready.Messages, Message{From: n.cfg.ID, To: v.ID, Round: n.round, Params: n.x})
+	}
+	n.ready.Step = &StepRequest{Round: n.round, Params: n.x}
+}
+
+func (n *Node) maybeFinishRound() {
+	if !n.stepDone {
+		return
+	}
+	box := n.inbox[n.round]
+	if !n.deadline && len(box) < len(n.neighbors) {
+		return
+	}
+	// x_{r+1} = W_ii·x_r + Σ W_ij·x_j − η·opt(g): written to a fresh vector
+	// because x_r was handed out as an immutable snapshot.
+	next := make([]float32, len(n.x))
+	self := n.self
+	arrived := 0
+	for _, v := range n.neighbors {
+		if p, ok := box[v.ID]; ok {
+			axpy(float32(v.Weight), p, next)
+			arrived++
+		} else {
+			self += v.Weight
+		}
+	}
+	axpy(float32(self), n.x, next)
+	lr := n.cfg.Schedule.LR(n.round)
+	n.cfg.Optimizer.Step(next, n.grad, lr)
+
+	n.ready.Rounds = append(n.ready.Rounds, RoundResult{Round: n.round, Params: next, Loss: n.loss,
+		Arrived: arrived, Expected: len(n.neighbors), LR: lr})
+	delete(n.inbox, n.round)
+	n.x = next
+	n.round++
+	n.stepDone, n.deadline = false, false
+	if n.pending != nil {
+		n.neighbors, n.self, n.pending = *n.pending, n.pendSelf, nil
+		n.dropInboxFromStrangers()
+	}
+	if n.cfg.Rounds > 0 && n.round >= n.cfg.Rounds {
+		n.done = true
+		n.ready.Done = true
+		clear(n.inbox)
+		return
+	}
+	n.beginRound()
+}
+
+// dropInboxFromStrangers forgets buffered messages from peers that are no
+// longer neighbors after a change of neighbor set.
+func (n *Node) dropInboxFromStrangers() {
+	for _, box := range n.inbox {
+		for id := range box {
+			if !n.isNeighbor(n.neighbors, id) {
+				delete(box, id)
+			}
+		}
+	}
+}
+
+// axpy adds a·x to y.
+func axpy(a float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += a * v
+	}
+}

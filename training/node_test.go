@@ -1,0 +1,212 @@
+package training
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func newTestNode(t *testing.T, id PeerID, x []float32, self float64, nb []Neighbor, rounds int) *Node {
+	t.Helper()
+	n, err := NewNode(NodeConfig{ID: id, Params: x, SelfWeight: self, Neighbors: nb,
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(len(x)), Schedule: ConstantLR{Base: 0.5}, Rounds: rounds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestNodeRoundArithmetic(t *testing.T) {
+	// x₁ = 0.5·x + 0.25·a + 0.25·b − 0.5·g
+	n := newTestNode(t, "i", []float32{4, 8}, 0.5, []Neighbor{{"b", 0.25}, {"a", 0.25}}, 0)
+	n.Start()
+	rd := n.Ready()
+	if len(rd.Messages) != 2 || rd.Step == nil || rd.Step.Round != 0 {
+		t.Fatalf("start: %+v", rd)
+	}
+	if rd.Messages[0].To != "a" || rd.Messages[1].To != "b" || rd.Messages[0].Params[1] != 8 {
+		t.Fatalf("round-0 messages go to neighbors in ID order with x₀: %+v", rd.Messages)
+	}
+	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{0, 0}}))
+	must(t, n.StepDone(0, []float32{2, -2}, 1.5))
+	if rd := n.Ready(); len(rd.Rounds) != 0 {
+		t.Fatal("round finished before neighbor b arrived")
+	}
+	must(t, n.Receive(Message{From: "b", Round: 0, Params: []float32{8, 4}}))
+	rd = n.Ready()
+	if len(rd.Rounds) != 1 {
+		t.Fatalf("round did not finish: %+v", rd)
+	}
+	got := rd.Rounds[0]
+	want := []float32{0.5*4 + 0.25*8 - 0.5*2, 0.5*8 + 0.25*4 + 0.5*2}
+	if got.Params[0] != want[0] || got.Params[1] != want[1] || got.Arrived != 2 || got.Loss != 1.5 {
+		t.Fatalf("round result %+v, want params %v", got, want)
+	}
+	if rd.Step == nil || rd.Step.Round != 1 || len(rd.Messages) != 2 || n.Round() != 1 {
+		t.Fatalf("round 1 did not start: %+v", rd)
+	}
+}
+
+func TestNodeDeadlineGivesMissingWeightToSelf(t *testing.T) {
+	n := newTestNode(t, "i", []float32{10}, 0.5, []Neighbor{{"a", 0.25}, {"b", 0.25}}, 0)
+	n.Start()
+	n.Ready()
+	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{2}}))
+	n.Deadline(0) // before the step: the round must still wait for the gradient
+	if len(n.Ready().Rounds) != 0 {
+		t.Fatal("round finished without its gradient")
+	}
+	must(t, n.StepDone(0, []float32{0}, 0))
+	rd := n.Ready()
+	if len(rd.Rounds) != 1 {
+		t.Fatal("deadline passed but the round did not finish")
+	}
+	if r := rd.Rounds[0]; r.Params[0] != 0.75*10+0.25*2 || r.Arrived != 1 || r.Expected != 2 {
+		t.Fatalf("renormalised mix: %+v, want 8 with 1 of 2 arrived", r)
+	}
+	n.Deadline(0) // late timer for a finished round: ignored
+	if n.Round() != 1 || len(n.Ready().Rounds) != 0 {
+		t.Fatal("stale deadline changed the node")
+	}
+}
+
+func TestNodeRejectsMessagesItMustNotMix(t *testing.T) {
+	n := newTestNode(t, "i", []float32{1, 1}, 0.5, []Neighbor{{"a", 0.5}}, 0)
+	n.Start()
+	must(t, n.Receive(Message{From: "a", Round: 1, Params: []float32{0, 0}}))
+	cases := []struct {
+		m    Message
+		want error
+	}{
+		{Message{From: "z", Round: 0, Params: []float32{0, 0}}, ErrNotNeighbor},
+		{Message{From: "a", Round: 3, Params: []float32{0, 0}}, ErrFutureRound},
+		{Message{From: "a", Round: 0, Params: []float32{0}}, ErrShape},
+		{Message{From: "a", Round: 1, Params: []float32{5, 5}}, ErrDuplicate},
+	}
+	for _, c := range cases {
+		if err := n.Receive(c.m); !errors.Is(err, c.want) {
+			t.Errorf("Receive(%+v) = %v, want %v", c.m, err, c.want)
+		}
+	}
+	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{3, 3}}))
+	must(t, n.StepDone(0, []float32{0, 0}, 0))
+	if err := n.Receive(Message{From: "a", Round: 0, Params: []float32{0, 0}}); !errors.Is(err, ErrStaleRound) {
+		t.Errorf("stale message: %v", err)
+	}
+	if err := n.StepDone(0, []float32{0, 0}, 0); err == nil {
+		t.Error("second step result for a finished round accepted")
+	}
+	// The buffered round-1 message finishes round 1 as soon as its step is in.
+	must(t, n.StepDone(1, []float32{0, 0}, 0))
+	if n.Round() != 2 {
+		t.Fatalf("buffered round-1 message was not used: node in round %d", n.Round())
+	}
+}
+
+func TestNodeNeighborChangeTakesEffectNextRound(t *testing.T) {
+	n := newTestNode(t, "i", []float32{0}, 0.5, []Neighbor{{"a", 0.5}}, 0)
+	n.Start()
+	n.Ready()
+	must(t, n.SetNeighbors(0.5, []Neighbor{{"b", 0.5}}))
+	if err := n.Receive(Message{From: "b", Round: 0, Params: []float32{1}}); !errors.Is(err, ErrNotNeighbor) {
+		t.Fatalf("new neighbor accepted for the round in progress: %v", err)
+	}
+	must(t, n.Receive(Message{From: "b", Round: 1, Params: []float32{4}})) // early, for the next round
+	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{2}}))
+	must(t, n.StepDone(0, []float32{0}, 0))
+	rd := n.Ready()
+	if len(rd.Messages) != 1 || rd.Messages[0].To != "b" {
+		t.Fatalf("round 1 messages: %+v", rd.Messages)
+	}
+	must(t, n.StepDone(1, []float32{0}, 0))
+	if rd := n.Ready(); len(rd.Rounds) != 1 || rd.Rounds[0].Params[0] != 0.5*1+0.5*4 {
+		t.Fatalf("round 1 did not mix b's early message: %+v", rd.Rounds)
+	}
+	if err := n.SetNeighbors(0.2, []Neighbor{{"b", 0.5}}); err == nil {
+		t.Fatal("weights summing to 0.7 accepted")
+	}
+	if err := n.SetNeighbors(0.5, []Neighbor{{"i", 0.5}}); err == nil {
+		t.Fatal("node accepted itself as neighbor")
+	}
+}
+
+func TestNodeStopsAfterRounds(t *testing.T) {
+	n := newTestNode(t, "solo", []float32{1}, 1, nil, 2)
+	n.Start()
+	for r := range 2 {
+		if n.Ready().Step == nil {
+			t.Fatalf("round %d did not ask for a step", r)
+		}
+		must(t, n.StepDone(r, []float32{1}, 0))
+	}
+	rd := n.Ready()
+	if !rd.Done || !n.Done() || rd.Step != nil || n.Params()[0] != 0 {
+		t.Fatalf("after 2 rounds: %+v params %v", rd, n.Params())
+	}
+}
+
+func TestNewNodeRejectsBadConfig(t *testing.T) {
+	opt := OptimizerConfig{Kind: "sgd"}.New(1)
+	bad := []NodeConfig{
+		{ID: "i", SelfWeight: 1, Optimizer: opt, Schedule: ConstantLR{1}},
+		{ID: "i", Params: []float32{0}, SelfWeight: 1, Schedule: ConstantLR{1}},
+		{ID: "i", Params: []float32{0}, SelfWeight: 0.5, Optimizer: opt, Schedule: ConstantLR{1}},
+		{ID: "i", Params: []float32{0}, SelfWeight: 0.5, Optimizer: opt, Schedule: ConstantLR{1},
+			Neighbors: []Neighbor{{"a", 0.25}, {"a", 0.25}}},
+		{ID: "i", Params: []float32{0}, SelfWeight: 1, Optimizer: opt, Schedule: ConstantLR{1},
+			Neighbors: []Neighbor{{"a", 0}}},
+	}
+	for i, c := range bad {
+		if _, err := NewNode(c); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+}
+
+// TestNodesReachConsensusOnQuadratic drives a ring of nodes in lock step on
+// f_i(x) = ½(x − c_i)²: D-PSGD with a decaying rate must bring every node
+// close to the global optimum mean(c_i), which no node could find alone.
+func TestNodesReachConsensusOnQuadratic(t *testing.T) {
+	const n, rounds = 8, 400
+	targets := []float64{-7, 3, 10, 0, 4, -2, 8, 0}
+	nodes := make([]*Node, n)
+	id := func(i int) PeerID { return PeerID(rune('a' + (i+n)%n)) }
+	for i := range n {
+		var err error
+		nodes[i], err = NewNode(NodeConfig{ID: id(i), Params: []float32{0}, SelfWeight: 1.0 / 3,
+			Neighbors: []Neighbor{{id(i - 1), 1.0 / 3}, {id(i + 1), 1.0 / 3}},
+			Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: CosineLR{Base: 0.2, Total: rounds}, Rounds: rounds})
+		must(t, err)
+		nodes[i].Start()
+	}
+	for r := 0; r < rounds; r++ {
+		var outbox []Message
+		for i, nd := range nodes {
+			rd := nd.Ready()
+			outbox = append(outbox, rd.Messages...)
+			if rd.Step == nil {
+				t.Fatalf("node %d round %d: no step", i, r)
+			}
+			x := float64(rd.Step.Params[0])
+			must(t, nd.StepDone(r, []float32{float32(x - targets[i])}, 0))
+		}
+		for _, m := range outbox {
+			must(t, nodes[int(m.To[0]-'a')].Receive(m))
+		}
+	}
+	for i, nd := range nodes {
+		if !nd.Done() {
+			t.Fatalf("node %d not done", i)
+		}
+		if x := float64(nd.Params()[0]); math.Abs(x-2) > 0.05 {
+			t.Errorf("node %d ended at %g, the global optimum is 2", i, x)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
