@@ -3,6 +3,7 @@ package training
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -43,7 +44,7 @@ type RoundResult struct {
 	Loss     float64   // training loss of the round's minibatch
 	Arrived  int       // neighbors whose parameters were mixed in
 	Expected int       // neighbors the round waited for
-	LR       float64   // learning rate applied
+	LR       float64   // learning rate applied (the schedule's rate × DataWeight)
 }
 
 // Ready is the work a node hands its shell: send these messages, run this
@@ -73,19 +74,47 @@ type NodeConfig struct {
 	Optimizer  Optimizer
 	Schedule   Schedule
 	Rounds     int // the node is Done after this many rounds; 0 runs forever
+	// DataWeight is the peer's share of the training data relative to the
+	// mean peer, n_i / n̄ (0 means 1). It scales the peer's learning rate so
+	// the mesh's average step follows the gradient of the loss over all
+	// samples rather than the unweighted mean of per-peer losses: without it a
+	// peer holding 50 samples pulls as hard as one holding 10,000, which on
+	// skewed (non-IID) splits costs accuracy even with perfect mixing.
+	DataWeight float64
 	// Window is how many rounds ahead of its own a node buffers neighbors'
 	// messages (default 2). Bounds memory against fast or hostile peers.
-	Window int
+	Window int // Order is when the local step is applied relative to mixing.
+	Order  MixOrder
 }
 
+// MixOrder is the order of the two halves of a D-PSGD round.
+type MixOrder uint8
+
+const (
+	// CombineThenAdapt (Lian et al. 2017) sends x_r at the start of the round
+	// and applies the step after mixing:
+	//   x_{r+1} = Σ_j W_ij·x_j,r − η·opt(∇f_i(x_r)).
+	// Computing and communicating overlap, so a round costs
+	// max(compute, network).
+	CombineThenAdapt MixOrder = iota
+	// AdaptThenCombine takes the local step first and mixes the results:
+	//   x_{r+1} = Σ_j W_ij·(x_j,r − η·opt(∇f_j(x_j,r))).
+	// A round costs compute + network, but every gradient is evaluated at a
+	// mixed model, which keeps peers with skewed (non-IID) data from drifting
+	// toward their own optimum; on a complete graph it is exactly centralized
+	// minibatch SGD.
+	AdaptThenCombine
+)
+
 // Node is one peer's decentralized SGD (D-PSGD, Lian et al. 2017) as a state
-// machine with no I/O and no clock. Round r:
+// machine with no I/O and no clock. Round r, in the default order:
 //
 //	x_{r+1} = W_ii·x_r + Σ_j W_ij·x_j,r − η_r·opt(∇f_i(x_r))
 //
 // The node sends x_r to its neighbors and asks for the gradient at x_r at the
-// same moment, so computing and communicating overlap. The round ends when
-// the gradient and every neighbor's x_j,r are in, or when the shell calls
+// same moment, so computing and communicating overlap (AdaptThenCombine
+// instead steps first and sends the stepped model). The round ends when the
+// gradient and every neighbor's vector are in, or when the shell calls
 // Deadline; weights of neighbors that did not arrive go to the node itself, so
 // each row of W still sums to one. There is no barrier and no leader: a node
 // only ever waits for its own neighbors.
@@ -101,7 +130,8 @@ type Node struct {
 	pendSelf  float64
 
 	round    int
-	x        []float32
+	x        []float32 // x_r
+	stepped  []float32 // adapt-then-combine: x_r after the local step, published to neighbors
 	grad     []float32
 	loss     float64
 	stepDone bool
@@ -126,6 +156,12 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = 2
+	}
+	if cfg.DataWeight == 0 {
+		cfg.DataWeight = 1
+	}
+	if !(cfg.DataWeight > 0) || math.IsInf(cfg.DataWeight, 0) {
+		return nil, fmt.Errorf("training: node %s: data weight %g, want a finite value > 0", cfg.ID, cfg.DataWeight)
 	}
 	n := &Node{cfg: cfg, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
 		inbox: map[int]map[PeerID][]float32{}}
@@ -213,9 +249,17 @@ func (n *Node) StepDone(round int, grad []float32, loss float64) error {
 	copy(n.grad, grad)
 	n.loss = loss
 	n.stepDone = true
+	if n.cfg.Order == AdaptThenCombine {
+		n.stepped = slices.Clone(n.x)
+		n.cfg.Optimizer.Step(n.stepped, n.grad, n.lr())
+		n.send(n.stepped)
+	}
 	n.maybeFinishRound()
 	return nil
 }
+
+// lr is the rate of the round in progress, weighted by the peer's data share.
+func (n *Node) lr() float64 { return n.cfg.Schedule.LR(n.round) * n.cfg.DataWeight }
 
 // Receive takes a neighbor's parameters. The node keeps m.Params (immutable by
 // contract). Messages it must not mix in are refused with an error wrapping
@@ -278,10 +322,16 @@ func (n *Node) Ready() Ready {
 }
 
 func (n *Node) beginRound() {
-	for _, v := range n.neighbors {
-		n.ready.Messages = append(n.ready.Messages, Message{From: n.cfg.ID, To: v.ID, Round: n.round, Params: n.x})
+	if n.cfg.Order == CombineThenAdapt {
+		n.send(n.x)
 	}
 	n.ready.Step = &StepRequest{Round: n.round, Params: n.x}
+}
+
+func (n *Node) send(params []float32) {
+	for _, v := range n.neighbors {
+		n.ready.Messages = append(n.ready.Messages, Message{From: n.cfg.ID, To: v.ID, Round: n.round, Params: params})
+	}
 }
 
 func (n *Node) maybeFinishRound() {
@@ -292,8 +342,11 @@ func (n *Node) maybeFinishRound() {
 	if !n.deadline && len(box) < len(n.neighbors) {
 		return
 	}
-	// x_{r+1} = W_ii·x_r + Σ W_ij·x_j − η·opt(g): written to a fresh vector
-	// because x_r was handed out as an immutable snapshot.
+	// Mix into a fresh vector: x_r was handed out as an immutable snapshot.
+	own, lr := n.x, n.lr()
+	if n.cfg.Order == AdaptThenCombine {
+		own = n.stepped
+	}
 	next := make([]float32, len(n.x))
 	self := n.self
 	arrived := 0
@@ -305,14 +358,15 @@ func (n *Node) maybeFinishRound() {
 			self += v.Weight
 		}
 	}
-	axpy(float32(self), n.x, next)
-	lr := n.cfg.Schedule.LR(n.round)
-	n.cfg.Optimizer.Step(next, n.grad, lr)
+	axpy(float32(self), own, next)
+	if n.cfg.Order == CombineThenAdapt {
+		n.cfg.Optimizer.Step(next, n.grad, lr)
+	}
 
 	n.ready.Rounds = append(n.ready.Rounds, RoundResult{Round: n.round, Params: next, Loss: n.loss,
 		Arrived: arrived, Expected: len(n.neighbors), LR: lr})
 	delete(n.inbox, n.round)
-	n.x = next
+	n.x, n.stepped = next, nil
 	n.round++
 	n.stepDone, n.deadline = false, false
 	if n.pending != nil {

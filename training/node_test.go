@@ -155,6 +155,7 @@ func TestNewNodeRejectsBadConfig(t *testing.T) {
 			Neighbors: []Neighbor{{"a", 0.25}, {"a", 0.25}}},
 		{ID: "i", Params: []float32{0}, SelfWeight: 1, Optimizer: opt, Schedule: ConstantLR{1},
 			Neighbors: []Neighbor{{"a", 0}}},
+		{ID: "i", Params: []float32{0}, SelfWeight: 1, Optimizer: opt, Schedule: ConstantLR{1}, DataWeight: -1},
 	}
 	for i, c := range bad {
 		if _, err := NewNode(c); err == nil {
@@ -163,19 +164,28 @@ func TestNewNodeRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// TestNodesReachConsensusOnQuadratic drives a ring of nodes in lock step on
-// f_i(x) = ½(x − c_i)²: D-PSGD with a decaying rate must bring every node
-// close to the global optimum mean(c_i), which no node could find alone.
-func TestNodesReachConsensusOnQuadratic(t *testing.T) {
-	const n, rounds = 8, 400
-	targets := []float64{-7, 3, 10, 0, 4, -2, 8, 0}
+// quadraticMesh drives nodes in lock step on f_i(x) = ½(x − c_i)² with the
+// given neighbor lists (uniform weights over self and neighbors) and returns
+// the nodes after all rounds.
+func quadraticMesh(t *testing.T, targets []float64, adj [][]int, order MixOrder, rounds int, weights []float64) []*Node {
+	t.Helper()
+	n := len(targets)
+	id := func(i int) PeerID { return PeerID(rune('a' + i)) }
 	nodes := make([]*Node, n)
-	id := func(i int) PeerID { return PeerID(rune('a' + (i+n)%n)) }
 	for i := range n {
+		w := 1 / float64(len(adj[i])+1)
+		var nb []Neighbor
+		for _, j := range adj[i] {
+			nb = append(nb, Neighbor{id(j), w})
+		}
+		dw := 1.0
+		if weights != nil {
+			dw = weights[i]
+		}
 		var err error
-		nodes[i], err = NewNode(NodeConfig{ID: id(i), Params: []float32{0}, SelfWeight: 1.0 / 3,
-			Neighbors: []Neighbor{{id(i - 1), 1.0 / 3}, {id(i + 1), 1.0 / 3}},
-			Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: CosineLR{Base: 0.2, Total: rounds}, Rounds: rounds})
+		nodes[i], err = NewNode(NodeConfig{ID: id(i), Params: []float32{0}, SelfWeight: w, Neighbors: nb,
+			Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: CosineLR{Base: 0.2, Total: rounds},
+			Rounds: rounds, Order: order, DataWeight: dw})
 		must(t, err)
 		nodes[i].Start()
 	}
@@ -189,18 +199,82 @@ func TestNodesReachConsensusOnQuadratic(t *testing.T) {
 			}
 			x := float64(rd.Step.Params[0])
 			must(t, nd.StepDone(r, []float32{float32(x - targets[i])}, 0))
+			outbox = append(outbox, nd.Ready().Messages...) // adapt-then-combine sends after the step
 		}
 		for _, m := range outbox {
 			must(t, nodes[int(m.To[0]-'a')].Receive(m))
 		}
 	}
+	return nodes
+}
+
+func ringAdjacency(n int) [][]int {
+	adj := make([][]int, n)
+	for i := range n {
+		adj[i] = []int{(i + n - 1) % n, (i + 1) % n}
+	}
+	return adj
+}
+
+// TestNodesReachConsensusOnQuadratic: D-PSGD with a decaying rate must bring
+// every node close to the global optimum mean(c_i), which no node could find
+// alone, in either order of step and mixing.
+func TestNodesReachConsensusOnQuadratic(t *testing.T) {
+	targets := []float64{-7, 3, 10, 0, 4, -2, 8, 0}
+	for _, order := range []MixOrder{CombineThenAdapt, AdaptThenCombine} {
+		for i, nd := range quadraticMesh(t, targets, ringAdjacency(len(targets)), order, 400, nil) {
+			if !nd.Done() {
+				t.Fatalf("order %d: node %d not done", order, i)
+			}
+			if x := float64(nd.Params()[0]); math.Abs(x-2) > 0.05 {
+				t.Errorf("order %d: node %d ended at %g, the global optimum is 2", order, i, x)
+			}
+		}
+	}
+}
+
+// TestAdaptThenCombineOnCompleteGraphIsCentralizedSGD: with uniform mixing
+// over everyone, every node must hold exactly the iterate of gradient descent
+// on the mean loss, and data weights must move the optimum to the weighted
+// mean: the loss over all samples.
+func TestAdaptThenCombineOnCompleteGraphIsCentralizedSGD(t *testing.T) {
+	targets := []float64{-4, 1, 6, 9}
+	weights := []float64{0.4, 1.2, 1.6, 0.8} // sample shares n_i/n̄, mean 1
+	adj := [][]int{{1, 2, 3}, {0, 2, 3}, {0, 1, 3}, {0, 1, 2}}
+	const rounds = 50
+	nodes := quadraticMesh(t, targets, adj, AdaptThenCombine, rounds, weights)
+	x, lr := 0.0, CosineLR{Base: 0.2, Total: rounds}
+	for r := range rounds {
+		var g float64
+		for i, c := range targets {
+			g += weights[i] * (x - c) / float64(len(targets))
+		}
+		x -= lr.LR(r) * g
+	}
 	for i, nd := range nodes {
-		if !nd.Done() {
-			t.Fatalf("node %d not done", i)
+		if got := float64(nd.Params()[0]); math.Abs(got-x) > 1e-5 {
+			t.Errorf("node %d at %g, centralized gradient descent at %g", i, got, x)
 		}
-		if x := float64(nd.Params()[0]); math.Abs(x-2) > 0.05 {
-			t.Errorf("node %d ended at %g, the global optimum is 2", i, x)
-		}
+	}
+}
+
+func TestAdaptThenCombineSendsTheSteppedModel(t *testing.T) {
+	n, err := NewNode(NodeConfig{ID: "i", Params: []float32{10}, SelfWeight: 0.5, Neighbors: []Neighbor{{"a", 0.5}},
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.5}, Order: AdaptThenCombine, DataWeight: 2})
+	must(t, err)
+	n.Start()
+	if rd := n.Ready(); len(rd.Messages) != 0 || rd.Step == nil {
+		t.Fatalf("adapt-then-combine sent before stepping: %+v", rd)
+	}
+	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{0}}))
+	must(t, n.StepDone(0, []float32{3}, 0))
+	rd := n.Ready()
+	// Stepped model: 10 − (0.5 rate × 2 data weight)·3 = 7; mixed with a's 0.
+	if len(rd.Messages) != 1 || rd.Messages[0].Params[0] != 7 {
+		t.Fatalf("sent %+v, want the stepped model 7", rd.Messages)
+	}
+	if len(rd.Rounds) != 1 || rd.Rounds[0].Params[0] != 3.5 || rd.Rounds[0].LR != 1 {
+		t.Fatalf("round result %+v, want x = 3.5 at rate 1", rd.Rounds)
 	}
 }
 

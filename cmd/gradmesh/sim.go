@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gradmesh/gradmesh/sims"
+)
+
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	s := sims.DefaultSpec()
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&s.Peers, "peers", s.Peers, "number of simulated peers")
+	fs.StringVar(&s.Topology, "topology", s.Topology, "overlay: ring|torus|complete|exponential|regular:K|erdos-renyi:P|geometric:R")
+	fs.StringVar(&s.Algo, "algo", s.Algo, "algorithm: centralized|local|dpsgd")
+	fs.StringVar(&s.Dataset, "dataset", s.Dataset, "data: digits (embedded)|mnist (IDX files in --data-dir)|csv:PATH")
+	fs.StringVar(&s.DataDir, "data-dir", s.DataDir, "directory of IDX files named like MNIST's (train-images-idx3-ubyte[.gz], ...)")
+	fs.StringVar(&s.Model, "model", s.Model, "model: softmax|mlp:H1[,H2...]")
+	fs.StringVar(&s.Partition, "partition", s.Partition, "how data is split over peers: iid|dirichlet:ALPHA|shards:K")
+	fs.StringVar(&s.Weighting, "weighting", s.Weighting, "peer step weight: samples (n_i/mean, minimises the loss over all data)|uniform (plain D-PSGD)")
+	fs.StringVar(&s.Mix, "mix", s.Mix, "D-PSGD order: atc (local step, then mix) or cta (mix x_r while stepping; overlaps compute and network)")
+	fs.Float64Var(&s.Epochs, "epochs", s.Epochs, "passes over each peer's local data (the centralized baseline processes the same total samples)")
+	fs.IntVar(&s.Rounds, "rounds", s.Rounds, "rounds to run; overrides --epochs when > 0")
+	fs.IntVar(&s.Batch, "batch", s.Batch, "minibatch size of each local step")
+	fs.Float64Var(&s.LR, "lr", s.LR, "peak learning rate")
+	fs.StringVar(&s.Schedule, "schedule", s.Schedule, "learning-rate schedule: constant|cosine|step:EVERY:GAMMA")
+	fs.IntVar(&s.Warmup, "warmup", s.Warmup, "rounds of linear learning-rate warm-up (cosine schedule)")
+	fs.StringVar(&s.Optimizer, "optimizer", s.Optimizer, "local optimizer: sgd|adam")
+	fs.Float64Var(&s.Momentum, "momentum", s.Momentum, "SGD momentum")
+	fs.BoolVar(&s.Nesterov, "nesterov", s.Nesterov, "use Nesterov momentum")
+	fs.Float64Var(&s.WeightDecay, "weight-decay", s.WeightDecay, "weight decay")
+	fs.Uint64Var(&s.Seed, "seed", s.Seed, "seed for data split, partition, overlay, initialisation and batches")
+	fs.StringVar(&s.LatencyMatrix, "latency-matrix", s.LatencyMatrix, "RTT matrix file (CSV/TSV, ms, row = sender); one-way delay = RTT/2")
+	latency := fs.Duration("latency", time.Duration(s.LatencyMS*float64(time.Millisecond)), "one-way link delay when there is no latency matrix")
+	fs.Float64Var(&s.BandwidthMbps, "bandwidth", s.BandwidthMbps, "each peer's uplink in Mbit/s (0 = unlimited)")
+	fs.Float64Var(&s.PeerGFLOPS, "peer-gflops", s.PeerGFLOPS, "each peer's compute speed in GFLOP/s (sets virtual step time)")
+	fs.Float64Var(&s.TargetAccuracy, "target-accuracy", s.TargetAccuracy, "report the virtual time when mean test accuracy first reaches this")
+	fs.IntVar(&s.EvalEvery, "eval-every", s.EvalEvery, "rounds between evaluation points (0 = about 20 points)")
+	fs.IntVar(&s.EvalSamples, "eval-samples", s.EvalSamples, "test samples scored at intermediate points (0 = all; the last point always uses all)")
+	fs.Float64Var(&s.TestFraction, "test-fraction", s.TestFraction, "held-out fraction for data sets without a test split (digits, csv)")
+	out := fs.String("out", "", "directory for metrics.csv, summary.json, accuracy.png and consensus.png")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: gradmesh sim [flags]\n\nSimulates peers running decentralized SGD on a virtual clock.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	s.LatencyMS = float64(*latency) / float64(time.Millisecond)
+
+	exp, err := s.Prepare()
+	if err != nil {
+		return usageError("%v", err)
+	}
+	bar := newProgressBar(stderr, *quiet)
+	exp.Progress = bar.update
+	res, err := exp.Run(ctx)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := sims.WriteOutputs(*out, s, res); err != nil {
+			return err
+		}
+	}
+	printSummary(stdout, s, res, *out)
+	return nil
+}
+
+func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out string) {
+	what := fmt.Sprintf("%s, %d peers", s.Algo, s.Peers)
+	if s.Algo == "dpsgd" {
+		what = fmt.Sprintf("dpsgd on %s, %d peers", s.Topology, s.Peers)
+	}
+	fmt.Fprintf(w, "%s · %s · %s · %s\n", what, s.Dataset, s.Model, s.Partition)
+	fmt.Fprintf(w, "rounds %d · samples %d · %.0f bytes sent per peer · %.2f virtual s · %.2f wall s\n",
+		res.Rounds, res.SamplesSeen, res.BytesSentPerPeer, res.VirtualSeconds, res.WallSeconds)
+	if res.SpectralGap != nil {
+		fmt.Fprintf(w, "spectral gap %.4f · consensus distance %.3g\n", *res.SpectralGap, res.FinalConsensusDistance)
+	}
+	if res.TargetAccuracy != nil {
+		if res.VirtualSecondsToTarget != nil {
+			fmt.Fprintf(w, "target accuracy %.4f reached at %.2f virtual s\n", *res.TargetAccuracy, *res.VirtualSecondsToTarget)
+		} else {
+			fmt.Fprintf(w, "target accuracy %.4f not reached\n", *res.TargetAccuracy)
+		}
+	}
+	if out != "" {
+		fmt.Fprintf(w, "wrote %s/{metrics.csv,summary.json,accuracy.png,consensus.png}\n", out)
+	}
+	fmt.Fprintf(w, "final test accuracy: %.4f (min %.4f, max %.4f over peers)\n",
+		res.FinalTestAccuracy, res.FinalTestAccuracyMin, res.FinalTestAccuracyMax)
+}

@@ -1,0 +1,92 @@
+package sims
+
+import (
+	"fmt"
+
+	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/training"
+)
+
+// Experiment is a fully resolved simulation: data already partitioned, model
+// built, overlay and network fixed. Prepare builds one from a Spec; tests may
+// build one by hand.
+type Experiment struct {
+	Algo      string              // "centralized", "local" or "dpsgd"
+	Model     training.Model      // prototype; every worker clones it
+	Init      []float32           // x₀, shared by all peers
+	Train     []*training.Dataset // one per simulated peer
+	Test      *training.Dataset   // final evaluation
+	EvalTest  *training.Dataset   // intermediate evaluation points (a subset of Test, or Test)
+	Graph     *topology.Graph     // overlay for dpsgd; nil otherwise
+	Mixing    *topology.Mixing    // weights on Graph
+	Network   *Network
+	Optimizer training.OptimizerConfig
+	Schedule  training.Schedule
+	Weighting Weighting         // how much each peer's steps count
+	Order     training.MixOrder // local step before or after mixing
+	Batch     int               // samples per local step
+	Rounds    int               // rounds every peer runs
+	EvalEvery int               // rounds between evaluation points
+	PeerFLOPS float64           // compute speed of every peer, FLOP/s
+	// HeaderBytes is the framing each parameter message carries on the wire
+	// beyond its 4 bytes per parameter.
+	HeaderBytes int
+	Target      float64 // accuracy whose first crossing is timed; 0 for none
+	Seed        uint64
+	Workers     int                   // goroutines computing steps; 0 means GOMAXPROCS
+	Progress    func(done, total int) // rounds finished over all peers; may be nil
+
+	// Facts about the setup that the summary reports; nil when they do not apply.
+	SpectralGap *float64 // 1 − |λ₂(W)| of the overlay's mixing matrix
+	LabelSkew   *float64 // mean total-variation distance of peers' label mix from the global one
+}
+
+// Weighting says how much each peer's local steps count in the mesh.
+type Weighting string
+
+const (
+	// WeightBySamples scales a peer's steps by its data share n_i/n̄, so the
+	// mesh minimises the loss over all samples, as the centralized baseline does.
+	WeightBySamples Weighting = "samples"
+	// WeightUniform gives every peer the same step: the mesh minimises the
+	// unweighted mean of per-peer losses (plain D-PSGD).
+	WeightUniform Weighting = "uniform"
+)
+
+func (e *Experiment) peers() int { return len(e.Train) }
+
+func (e *Experiment) validate() error {
+	switch {
+	case e.peers() == 0:
+		return fmt.Errorf("sims: experiment has no peers")
+	case e.Rounds < 1:
+		return fmt.Errorf("sims: %d rounds, want ≥ 1", e.Rounds)
+	case e.Batch < 1:
+		return fmt.Errorf("sims: batch of %d, want ≥ 1", e.Batch)
+	case len(e.Init) != e.Model.NumParams():
+		return fmt.Errorf("sims: initial vector has %d values, model %s has %d", len(e.Init), e.Model.Spec(), e.Model.NumParams())
+	case e.Algo == "dpsgd" && (e.Graph == nil || e.Mixing == nil || e.Graph.N != e.peers()):
+		return fmt.Errorf("sims: dpsgd needs an overlay graph on all %d peers", e.peers())
+	case e.Network == nil || e.Network.N < e.peers():
+		return fmt.Errorf("sims: network model covers fewer than %d peers", e.peers())
+	case !(e.PeerFLOPS > 0):
+		return fmt.Errorf("sims: peer compute speed %g FLOP/s, want > 0", e.PeerFLOPS)
+	}
+	for i, d := range e.Train {
+		if d.Len() == 0 {
+			return fmt.Errorf("sims: peer %d has no training data", i)
+		}
+	}
+	return nil
+}
+
+// evalPoints lists the completed-round counts at which the peers are scored:
+// 0, every EvalEvery rounds, and the last round.
+func (e *Experiment) evalPoints() []int {
+	every := max(e.EvalEvery, 1)
+	pts := []int{0}
+	for k := every; k < e.Rounds; k += every {
+		pts = append(pts, k)
+	}
+	return append(pts, e.Rounds)
+}

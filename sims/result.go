@@ -1,0 +1,112 @@
+package sims
+
+import "math"
+
+// Record is the state of the simulated mesh once every peer has finished
+// Round rounds. Accuracies and losses are over the evaluation test set (the
+// full test set at the last round).
+type Record struct {
+	Round            int     `json:"round"`
+	VirtualSeconds   float64 `json:"virtual_seconds"` // when the slowest peer finished the round
+	SamplesSeen      int64   `json:"samples_seen"`    // training samples processed by all peers
+	AccuracyMean     float64 `json:"test_accuracy_mean"`
+	AccuracyMin      float64 `json:"test_accuracy_min"`
+	AccuracyMax      float64 `json:"test_accuracy_max"`
+	TestLoss         float64 `json:"test_loss_mean"`
+	TrainLoss        float64 `json:"train_loss_mean"`     // minibatch loss over the rounds since the previous record; NaN at round 0
+	Consensus        float64 `json:"consensus_distance"`  // mean ‖x_i − x̄‖²
+	BytesSentPerPeer float64 `json:"bytes_sent_per_peer"` // cumulative
+}
+
+// Summary is the headline of a run, written as summary.json.
+type Summary struct {
+	FinalTestAccuracy      float64  `json:"final_test_accuracy"` // mean over peers, full test set
+	FinalTestAccuracyMin   float64  `json:"final_test_accuracy_min"`
+	FinalTestAccuracyMax   float64  `json:"final_test_accuracy_max"`
+	FinalTestLoss          float64  `json:"final_test_loss"`
+	FinalConsensusDistance float64  `json:"final_consensus_distance"`
+	Rounds                 int      `json:"rounds"`
+	SamplesSeen            int64    `json:"samples_seen"`
+	BytesSentPerPeer       float64  `json:"bytes_sent_per_peer"`
+	VirtualSeconds         float64  `json:"virtual_seconds"`
+	WallSeconds            float64  `json:"wall_seconds"`
+	TargetAccuracy         *float64 `json:"target_accuracy"`
+	VirtualSecondsToTarget *float64 `json:"virtual_seconds_to_target"` // null if never reached
+	Peers                  int      `json:"peers"`
+	Params                 int      `json:"params"`
+	SpectralGap            *float64 `json:"spectral_gap"`
+	LabelSkew              *float64 `json:"label_skew"`
+}
+
+// Result is what a run produced.
+type Result struct {
+	Records []Record
+	Summary
+}
+
+func (e *Experiment) summarize(points []*evalPoint, end float64) *Result {
+	n := e.peers()
+	res := &Result{}
+	var bytes float64
+	for _, p := range points {
+		bytes += p.bytes
+		r := Record{Round: p.k, VirtualSeconds: p.reachedAt, SamplesSeen: int64(p.k) * int64(e.Batch) * int64(n),
+			AccuracyMin: math.Inf(1), AccuracyMax: math.Inf(-1), TrainLoss: math.NaN(),
+			Consensus: consensusDistance(p.params), BytesSentPerPeer: bytes / float64(n)}
+		for _, s := range p.scores {
+			r.AccuracyMean += s.Accuracy / float64(n)
+			r.TestLoss += s.Loss / float64(n)
+			r.AccuracyMin = min(r.AccuracyMin, s.Accuracy)
+			r.AccuracyMax = max(r.AccuracyMax, s.Accuracy)
+		}
+		if p.lossN > 0 {
+			r.TrainLoss = p.lossSum / float64(p.lossN)
+		}
+		res.Records = append(res.Records, r)
+	}
+	last := res.Records[len(res.Records)-1]
+	res.Summary = Summary{
+		FinalTestAccuracy: last.AccuracyMean, FinalTestAccuracyMin: last.AccuracyMin, FinalTestAccuracyMax: last.AccuracyMax,
+		FinalTestLoss: last.TestLoss, FinalConsensusDistance: last.Consensus, Rounds: last.Round,
+		SamplesSeen: last.SamplesSeen, BytesSentPerPeer: last.BytesSentPerPeer, VirtualSeconds: end,
+		Peers: n, Params: len(e.Init), SpectralGap: e.SpectralGap, LabelSkew: e.LabelSkew,
+	}
+	if e.Target > 0 {
+		t := e.Target
+		res.TargetAccuracy = &t
+		for _, r := range res.Records {
+			if r.AccuracyMean >= t {
+				v := r.VirtualSeconds
+				res.VirtualSecondsToTarget = &v
+				break
+			}
+		}
+	}
+	return res
+}
+
+// consensusDistance is the mean squared distance of the models from their
+// average, accumulated in float64.
+func consensusDistance(xs [][]float32) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	dim := len(xs[0])
+	mean := make([]float64, dim)
+	for _, x := range xs {
+		for j, v := range x {
+			mean[j] += float64(v)
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(len(xs))
+	}
+	var sum float64
+	for _, x := range xs {
+		for j, v := range x {
+			d := float64(v) - mean[j]
+			sum += d * d
+		}
+	}
+	return sum / float64(len(xs))
+}

@@ -1,0 +1,232 @@
+package sims
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/training"
+)
+
+// Spec describes a simulation the way a researcher states it: names and
+// numbers, as given on the command line. Prepare turns it into an Experiment.
+type Spec struct {
+	Peers          int     `json:"peers"`
+	Topology       string  `json:"topology"`
+	Algo           string  `json:"algo"`
+	Dataset        string  `json:"dataset"`
+	DataDir        string  `json:"data_dir,omitempty"`
+	Model          string  `json:"model"`
+	Partition      string  `json:"partition"`
+	Weighting      string  `json:"weighting"` // samples|uniform
+	Mix            string  `json:"mix"`       // atc|cta: local step before or after mixing
+	Epochs         float64 `json:"epochs"`
+	Rounds         int     `json:"rounds,omitempty"` // overrides Epochs when > 0
+	Batch          int     `json:"batch"`
+	LR             float64 `json:"lr"`
+	Schedule       string  `json:"schedule"`
+	Warmup         int     `json:"warmup_rounds"`
+	Optimizer      string  `json:"optimizer"`
+	Momentum       float64 `json:"momentum"`
+	Nesterov       bool    `json:"nesterov"`
+	WeightDecay    float64 `json:"weight_decay"`
+	Seed           uint64  `json:"seed"`
+	LatencyMatrix  string  `json:"latency_matrix,omitempty"`
+	LatencyMS      float64 `json:"latency_ms"`     // one-way link delay without a matrix
+	BandwidthMbps  float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
+	PeerGFLOPS     float64 `json:"peer_gflops"`
+	TargetAccuracy float64 `json:"target_accuracy,omitempty"`
+	EvalEvery      int     `json:"eval_every"`   // 0: about 20 points per run
+	EvalSamples    int     `json:"eval_samples"` // test samples at intermediate points; 0: all
+	TestFraction   float64 `json:"test_fraction"`
+}
+
+// DefaultSpec is `gradmesh sim` with no flags: 16 peers running D-PSGD on the
+// embedded digits data, finishing in seconds.
+func DefaultSpec() Spec {
+	return Spec{
+		Peers: 16, Topology: "exponential", Algo: "dpsgd", Dataset: "digits", Model: "mlp:64",
+		Partition: "iid", Weighting: string(WeightBySamples), Mix: "atc", Epochs: 40, Batch: 16, LR: 0.1, Schedule: "cosine", Optimizer: "sgd",
+		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10,
+		EvalSamples: 2000, TestFraction: 0.2,
+	}
+}
+
+// Algorithms the simulator runs.
+var Algorithms = []string{"centralized", "local", "dpsgd"}
+
+// wireHeaderBytes is the framing a parameter message carries beyond its payload.
+const wireHeaderBytes = 64
+
+// Prepare loads and partitions the data, builds the model, overlay and
+// network, and checks every value, so a bad flag fails before any work.
+func (s Spec) Prepare() (*Experiment, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	train, test, err := loadData(s)
+	if err != nil {
+		return nil, err
+	}
+	model, err := training.ParseModel(s.Model, train.Dim, train.Classes)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := training.Partition(s.Partition, train.Y, train.Classes, s.Peers, s.Seed)
+	if err != nil {
+		return nil, err
+	}
+	e := &Experiment{Algo: s.Algo, Model: model, Test: test, Optimizer: s.optimizer(),
+		Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9, HeaderBytes: wireHeaderBytes,
+		Target: s.TargetAccuracy, Seed: s.Seed, Weighting: Weighting(s.Weighting)}
+	if s.Mix == "cta" {
+		e.Order = training.CombineThenAdapt
+	} else {
+		e.Order = training.AdaptThenCombine
+	}
+
+	e.Rounds = s.Rounds
+	if e.Rounds == 0 {
+		perPeer := float64(train.Len()) / float64(s.Peers)
+		e.Rounds = max(1, int(math.Ceil(s.Epochs*perPeer/float64(s.Batch))))
+	}
+	switch s.Algo {
+	case "centralized":
+		// One model sees the samples of all peers each round: minibatch SGD
+		// with the same total samples, the data-parallel baseline.
+		e.Train = []*training.Dataset{train}
+		e.Batch = s.Batch * s.Peers
+	default:
+		for _, idx := range parts {
+			e.Train = append(e.Train, train.Subset(idx))
+		}
+	}
+	if s.Algo == "dpsgd" {
+		if e.Graph, err = topology.Parse(s.Topology, s.Peers, s.Seed); err != nil {
+			return nil, err
+		}
+		if !e.Graph.Connected() {
+			return nil, fmt.Errorf("--topology %s with %d peers and seed %d is disconnected: peers in different components never agree (use a denser graph)",
+				s.Topology, s.Peers, s.Seed)
+		}
+		e.Mixing = topology.Metropolis(e.Graph)
+		gap, _, err := topology.SpectralGap(e.Mixing.Dense(e.Graph))
+		if err != nil {
+			return nil, err
+		}
+		e.SpectralGap = &gap
+	}
+	if s.Algo != "centralized" {
+		skew := training.LabelSkew(parts, train.Y, train.Classes)
+		e.LabelSkew = &skew
+	}
+	if e.Network, err = s.network(len(e.Train)); err != nil {
+		return nil, err
+	}
+	if e.Schedule, err = training.ParseSchedule(s.Schedule, s.LR, s.Warmup, e.Rounds); err != nil {
+		return nil, err
+	}
+	e.EvalEvery = s.EvalEvery
+	if e.EvalEvery == 0 {
+		e.EvalEvery = max(1, e.Rounds/20)
+	}
+	e.EvalTest = test
+	if s.EvalSamples > 0 && s.EvalSamples < test.Len() {
+		rng := rand.New(rand.NewPCG(s.Seed, 0x6576616c))
+		idx := rng.Perm(test.Len())[:s.EvalSamples]
+		slices.Sort(idx)
+		e.EvalTest = test.Subset(idx)
+	}
+	e.Init = make([]float32, model.NumParams())
+	model.Init(e.Init, rand.New(rand.NewPCG(s.Seed, 0x696e6974)))
+	return e, nil
+}
+
+func (s Spec) check() error {
+	switch {
+	case s.Peers < 1:
+		return fmt.Errorf("--peers %d: need at least 1 peer", s.Peers)
+	case !slices.Contains(Algorithms, s.Algo):
+		return fmt.Errorf("--algo %q: want one of %s", s.Algo, strings.Join(Algorithms, ", "))
+	case s.Weighting != string(WeightBySamples) && s.Weighting != string(WeightUniform):
+		return fmt.Errorf("--weighting %q: want samples or uniform", s.Weighting)
+	case s.Mix != "atc" && s.Mix != "cta":
+		return fmt.Errorf("--mix %q: want atc (step, then mix) or cta (mix and step at once)", s.Mix)
+	case s.Batch < 1:
+		return fmt.Errorf("--batch %d: need at least 1 sample per step", s.Batch)
+	case s.Rounds < 0:
+		return fmt.Errorf("--rounds %d: want ≥ 0 (0 derives rounds from --epochs)", s.Rounds)
+	case s.Rounds == 0 && !(s.Epochs > 0 && s.Epochs < 1e6):
+		return fmt.Errorf("--epochs %g: want a number of passes > 0", s.Epochs)
+	case !(s.LatencyMS >= 0) || math.IsInf(s.LatencyMS, 0):
+		return fmt.Errorf("--latency %gms: want a finite delay ≥ 0", s.LatencyMS)
+	case !(s.BandwidthMbps >= 0) || math.IsInf(s.BandwidthMbps, 0):
+		return fmt.Errorf("--bandwidth %g: want Mbit/s ≥ 0 (0 = unlimited)", s.BandwidthMbps)
+	case !(s.PeerGFLOPS > 0) || math.IsInf(s.PeerGFLOPS, 0):
+		return fmt.Errorf("--peer-gflops %g: want a speed > 0", s.PeerGFLOPS)
+	case !(s.TargetAccuracy >= 0 && s.TargetAccuracy <= 1):
+		return fmt.Errorf("--target-accuracy %g: want a fraction in [0, 1]", s.TargetAccuracy)
+	case s.EvalEvery < 0 || s.EvalSamples < 0:
+		return fmt.Errorf("--eval-every and --eval-samples must be ≥ 0")
+	case s.Warmup < 0:
+		return fmt.Errorf("--warmup %d: want ≥ 0 rounds", s.Warmup)
+	}
+	return s.optimizer().Validate()
+}
+
+func (s Spec) optimizer() training.OptimizerConfig {
+	return training.OptimizerConfig{Kind: s.Optimizer, Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay}
+}
+
+func (s Spec) network(peers int) (*Network, error) {
+	bps := s.BandwidthMbps * 1e6
+	if s.LatencyMatrix == "" {
+		return UniformNetwork(peers, s.LatencyMS/1000, bps), nil
+	}
+	m, err := topology.ReadLatencyMatrix(s.LatencyMatrix)
+	if err != nil {
+		return nil, err
+	}
+	m.FillUnknown()
+	nw, _, err := MatrixNetwork(m, peers, bps, s.Seed)
+	return nw, err
+}
+
+// loadData returns standardized train and test sets for the spec's dataset.
+func loadData(s Spec) (train, test *training.Dataset, err error) {
+	name, arg, _ := strings.Cut(s.Dataset, ":")
+	perFeature := true
+	switch name {
+	case "digits":
+		var all *training.Dataset
+		if all, err = training.Digits(); err == nil {
+			train, test, err = training.SplitTrainTest(all, s.TestFraction, s.Seed)
+		}
+	case "mnist", "idx":
+		if s.DataDir == "" {
+			return nil, nil, fmt.Errorf("--dataset %s needs --data-dir DIR holding train-images-idx3-ubyte[.gz] and the other three IDX files", s.Dataset)
+		}
+		train, test, err = training.LoadIDXDir(s.DataDir)
+		perFeature = false // pixels share one scale; per-pixel scaling blows up rare border pixels
+	case "csv":
+		if arg == "" {
+			return nil, nil, fmt.Errorf("--dataset csv:PATH: missing the file path")
+		}
+		var all *training.Dataset
+		if all, err = training.ReadCSVFile(arg); err == nil {
+			train, test, err = training.SplitTrainTest(all, s.TestFraction, s.Seed)
+		}
+	default:
+		return nil, nil, fmt.Errorf("--dataset %q: want digits, mnist (with --data-dir) or csv:PATH", s.Dataset)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	std := training.FitStandardizer(train, perFeature)
+	std.Apply(train)
+	std.Apply(test)
+	return train, test, nil
+}
