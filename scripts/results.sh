@@ -43,3 +43,16 @@ for topo in ring exponential complete; do
 			"$(awk -v x="$(field "$s" bytes_sent_per_peer)" 'BEGIN { print x / 1e6 }')" "$(field "$s" wall_seconds)"
 	done
 done
+
+echo
+echo "### Ablation: exponential graph, Dirichlet α=0.1 (same settings)"
+echo
+echo "| --mix | --weighting | mean acc % | Δ vs centralized (pt) |"
+echo "|---|---|---:|---:|"
+for mix in cta atc; do
+	for w in uniform samples; do
+		s=$(run "ablation-$mix-$w" --algo dpsgd --topology exponential --partition dirichlet:0.1 --mix "$mix" --weighting "$w")
+		a=$(field "$s" final_test_accuracy)
+		printf '| %s | %s | %s | %+.2f |\n' "$mix" "$w" "$(pct "$a")" "$(awk -v a="$a" -v b="$b" 'BEGIN { print 100 * (a - b) }')"
+	done
+done

@@ -127,8 +127,8 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	stepSeconds := e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
 	var q eventQueue
 	finished, total := 0, n*e.Rounds
-	var handle func(p *simPeer, now float64) error
-	handle = func(p *simPeer, now float64) error {
+	// handle carries out what a node asked for after an event at time now.
+	handle := func(p *simPeer, now float64) {
 		rd := p.node.Ready()
 		if len(rd.Messages) > 0 {
 			p.uplinkFree = max(p.uplinkFree, now)
@@ -156,14 +156,11 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		if len(rd.Rounds) > 0 && e.Progress != nil {
 			e.Progress(finished, total)
 		}
-		return nil
 	}
 
 	for _, p := range peers {
 		p.node.Start()
-		if err := handle(p, 0); err != nil {
-			return nil, err
-		}
+		handle(p, 0)
 	}
 	var now float64
 	for steps := 0; q.Len() > 0; steps++ {
@@ -185,9 +182,7 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 				return nil, fmt.Errorf("sims: peer %d refused a message: %w", p.id, err)
 			}
 		}
-		if err := handle(p, now); err != nil {
-			return nil, err
-		}
+		handle(p, now)
 	}
 	if finished != total {
 		return nil, fmt.Errorf("sims: simulation stalled after %d of %d peer-rounds", finished, total)
