@@ -18,7 +18,7 @@ type simPeer struct {
 	id      int
 	node    *training.Node
 	data    *training.Dataset
-	sampler *batchSampler
+	sampler *training.BatchSampler
 
 	// Written by the worker that ran the peer's step, read by the event loop
 	// after <-stepped; a peer has at most one step in flight.
@@ -222,7 +222,7 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 			return nil, err
 		}
 		peers[i] = &simPeer{id: i, node: node, data: e.Train[i],
-			sampler: newBatchSampler(e.Train[i].Len(), rand.New(rand.NewPCG(e.Seed, uint64(i)+1))),
+			sampler: training.NewBatchSampler(e.Train[i].Len(), rand.New(rand.NewPCG(e.Seed, uint64(i)+1))),
 			grad:    make([]float32, len(e.Init)), stepped: make(chan struct{}, 1)}
 	}
 	return peers, nil
@@ -231,12 +231,8 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 // computeStep runs on a worker: draw the peer's next minibatch and compute
 // the gradient at params.
 func (p *simPeer) computeStep(m training.Model, s *scratch, params []float32, batch int) {
-	s.idx = p.sampler.next(s.idx[:0], batch)
-	s.x, s.y = s.x[:0], s.y[:0]
-	for _, i := range s.idx {
-		s.x = append(s.x, p.data.Row(i)...)
-		s.y = append(s.y, p.data.Y[i])
-	}
+	s.idx = p.sampler.Next(s.idx[:0], batch)
+	s.x, s.y = p.data.Batch(s.idx, s.x, s.y)
 	p.loss = m.LossGrad(params, p.grad, s.x, s.y)
 	p.stepped <- struct{}{}
 }

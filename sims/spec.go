@@ -67,7 +67,7 @@ func (s Spec) Prepare() (*Experiment, error) {
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	train, test, err := loadData(s)
+	train, test, err := training.LoadDataset(s.Dataset, s.DataDir, s.TestFraction, s.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -193,40 +193,4 @@ func (s Spec) network(peers int) (*Network, error) {
 	m.FillUnknown()
 	nw, _, err := MatrixNetwork(m, peers, bps, s.Seed)
 	return nw, err
-}
-
-// loadData returns standardized train and test sets for the spec's dataset.
-func loadData(s Spec) (train, test *training.Dataset, err error) {
-	name, arg, _ := strings.Cut(s.Dataset, ":")
-	perFeature := true
-	switch name {
-	case "digits":
-		var all *training.Dataset
-		if all, err = training.Digits(); err == nil {
-			train, test, err = training.SplitTrainTest(all, s.TestFraction, s.Seed)
-		}
-	case "mnist", "idx":
-		if s.DataDir == "" {
-			return nil, nil, fmt.Errorf("--dataset %s needs --data-dir DIR holding train-images-idx3-ubyte[.gz] and the other three IDX files", s.Dataset)
-		}
-		train, test, err = training.LoadIDXDir(s.DataDir)
-		perFeature = false // pixels share one scale; per-pixel scaling blows up rare border pixels
-	case "csv":
-		if arg == "" {
-			return nil, nil, fmt.Errorf("--dataset csv:PATH: missing the file path")
-		}
-		var all *training.Dataset
-		if all, err = training.ReadCSVFile(arg); err == nil {
-			train, test, err = training.SplitTrainTest(all, s.TestFraction, s.Seed)
-		}
-	default:
-		return nil, nil, fmt.Errorf("--dataset %q: want digits, mnist (with --data-dir) or csv:PATH", s.Dataset)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	std := training.FitStandardizer(train, perFeature)
-	std.Apply(train)
-	std.Apply(test)
-	return train, test, nil
 }

@@ -74,6 +74,9 @@ type NodeConfig struct {
 	Optimizer  Optimizer
 	Schedule   Schedule
 	Rounds     int // the node is Done after this many rounds; 0 runs forever
+	// StartRound is the round the node begins at: 0 for a fresh run, the
+	// mesh's round for a peer that joins late and adopted its neighbors' model.
+	StartRound int
 	// DataWeight is the peer's share of the training data relative to the
 	// mean peer, n_i / n̄ (0 means 1). It scales the peer's learning rate so
 	// the mesh's average step follows the gradient of the loss over all
@@ -151,8 +154,8 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Optimizer == nil || cfg.Schedule == nil {
 		return nil, fmt.Errorf("training: node %s: optimizer and schedule are required", cfg.ID)
 	}
-	if cfg.Rounds < 0 {
-		return nil, fmt.Errorf("training: node %s: %d rounds, want ≥ 0", cfg.ID, cfg.Rounds)
+	if cfg.Rounds < 0 || cfg.StartRound < 0 || (cfg.Rounds > 0 && cfg.StartRound >= cfg.Rounds) {
+		return nil, fmt.Errorf("training: node %s: start at round %d of %d, want 0 ≤ start < rounds", cfg.ID, cfg.StartRound, cfg.Rounds)
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = 2
@@ -163,7 +166,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if !(cfg.DataWeight > 0) || math.IsInf(cfg.DataWeight, 0) {
 		return nil, fmt.Errorf("training: node %s: data weight %g, want a finite value > 0", cfg.ID, cfg.DataWeight)
 	}
-	n := &Node{cfg: cfg, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
+	n := &Node{cfg: cfg, round: cfg.StartRound, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
 		inbox: map[int]map[PeerID][]float32{}}
 	if err := n.setNeighbors(cfg.SelfWeight, cfg.Neighbors); err != nil {
 		return nil, err

@@ -145,6 +145,25 @@ func TestNodeStopsAfterRounds(t *testing.T) {
 	}
 }
 
+func TestNodeStartsAtALaterRound(t *testing.T) {
+	n, err := NewNode(NodeConfig{ID: "late", Params: []float32{1}, SelfWeight: 1, StartRound: 8, Rounds: 10,
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 1}})
+	must(t, err)
+	n.Start()
+	if rd := n.Ready(); rd.Step == nil || rd.Step.Round != 8 {
+		t.Fatalf("late joiner's first step: %+v", rd.Step)
+	}
+	must(t, n.StepDone(8, []float32{0}, 0))
+	must(t, n.StepDone(9, []float32{0}, 0))
+	if !n.Done() {
+		t.Fatal("late joiner did not stop at round 10")
+	}
+	if _, err := NewNode(NodeConfig{ID: "x", Params: []float32{1}, SelfWeight: 1, StartRound: 10, Rounds: 10,
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 1}}); err == nil {
+		t.Fatal("start round past the last round accepted")
+	}
+}
+
 func TestNewNodeRejectsBadConfig(t *testing.T) {
 	opt := OptimizerConfig{Kind: "sgd"}.New(1)
 	bad := []NodeConfig{
