@@ -4,13 +4,14 @@ BIN      ?= bin/gradmesh
 DATA     ?= ../shared/data
 BENCHTIME ?= 1x
 
-.PHONY: help build test check bench demo results clean
+.PHONY: help build test check bench demo sim results fuzz clean
 
 help:
 	@echo "make build    build $(BIN)"
 	@echo "make test     vet, gofmt check and all tests (what CI runs)"
 	@echo "make bench    run the benchmarks"
-	@echo "make demo     run the default simulation (16 peers, D-PSGD, embedded digits)"
+	@echo "make demo     six live peers on loopback train together and print their accuracy"
+	@echo "make sim      run the default simulation (16 peers, D-PSGD, embedded digits)"
 	@echo "make results  reproduce the README's result tables (needs $(DATA))"
 
 build:
@@ -28,7 +29,13 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
 
 demo: build
+	./scripts/demo.sh $(BIN)
+
+sim: build
 	$(BIN) sim
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeShard -fuzztime 60s ./gossip/
 
 results: build
 	./scripts/results.sh $(BIN) $(DATA)

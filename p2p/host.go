@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -42,6 +43,9 @@ type Host struct {
 	DHT *dht.IpfsDHT
 	// Discovery advertises and finds peers under a namespace on the DHT.
 	Discovery *drouting.RoutingDiscovery
+	// Bandwidth counts the bytes every stream carries, per protocol: what
+	// really crossed the transport, duplicates and forwarding included.
+	Bandwidth *metrics.BandwidthCounter
 
 	log       *slog.Logger
 	cm        *connmgr.BasicConnMgr
@@ -93,8 +97,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	relays := new(relayCandidates)
+	h.Bandwidth = metrics.NewBandwidthCounter()
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Key),
+		libp2p.BandwidthReporter(h.Bandwidth),
 		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(quic.NewTransport),

@@ -1,5 +1,5 @@
-// Command gradmesh is the decentralized training mesh: `gradmesh sim` runs
-// the algorithm-level simulator.
+// Command gradmesh is the decentralized training mesh: `gradmesh join` runs
+// a live peer, `gradmesh sim` the algorithm-level simulator.
 package main
 
 import (
@@ -17,6 +17,8 @@ const usage = `gradmesh — decentralized training over a peer-to-peer mesh
 
 Usage:
   gradmesh sim [flags]     simulate peers training together (gradmesh sim -h lists the flags)
+  gradmesh join [flags]    run a live peer: find the mesh, train, mix with neighbors
+  gradmesh keygen FILE     write a new peer identity and print its peer ID
   gradmesh help            show this text
 
 With no flags, gradmesh sim trains 16 simulated peers with D-PSGD on the
@@ -24,10 +26,15 @@ embedded digits data set and prints the final accuracy.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext ends on SIGINT or SIGTERM, so peers stop cleanly.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 // errUsage marks errors in how the command was called (exit status 2).
@@ -42,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "sim":
 		err = runSim(ctx, args[1:], stdout, stderr)
+	case "join":
+		err = runJoin(ctx, args[1:], stdout, stderr)
+	case "keygen":
+		err = runKeygen(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

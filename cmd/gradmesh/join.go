@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/gossip"
+	"github.com/gradmesh/gradmesh/p2p"
+	"github.com/gradmesh/gradmesh/training"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+type joinFlags struct {
+	key, run, dataset, dataDir, model, partition, shard, schedule, optimizer, mix string
+	statusAddr, out, allowFile                                                    string
+	listen, bootstrap                                                             stringList
+	rounds, batch, degree, evalEvery                                              int
+	lr, momentum, weightDecay, testFraction                                       float64
+	seed                                                                          uint64
+	noMDNS, relayService                                                          bool
+	roundTimeout                                                                  time.Duration
+}
+
+func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f joinFlags
+	fs := flag.NewFlagSet("join", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.key, "key", "gradmesh.key", "peer identity file (created with mode 0600 if missing)")
+	fs.Var(&f.listen, "listen", "multiaddr to listen on (repeatable; default TCP and QUIC on all interfaces, random ports)")
+	fs.Var(&f.bootstrap, "bootstrap", "multiaddr of any mesh peer, with /p2p/ID (repeatable)")
+	fs.StringVar(&f.run, "run", "default", "training run name: peers of one run train one model")
+	fs.StringVar(&f.dataset, "dataset", "digits", "data: digits (embedded)|mnist (with --data-dir)|csv:PATH")
+	fs.StringVar(&f.dataDir, "data-dir", "", "directory of IDX files named like MNIST's")
+	fs.StringVar(&f.model, "model", "mlp:64", "model: softmax|mlp:H1[,H2...] (every peer of a run must use the same)")
+	fs.StringVar(&f.partition, "partition", "iid", "how --shard carves the data: iid|dirichlet:ALPHA|shards:K")
+	fs.StringVar(&f.shard, "shard", "", "I/N: train on partition I (0-based) of N, for demos where peers carve one data set")
+	fs.IntVar(&f.rounds, "rounds", 300, "rounds to train")
+	fs.IntVar(&f.batch, "batch", 16, "minibatch size of each local step")
+	fs.Float64Var(&f.lr, "lr", 0.1, "peak learning rate")
+	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate schedule: constant|cosine|step:EVERY:GAMMA")
+	fs.StringVar(&f.optimizer, "optimizer", "sgd", "local optimizer: sgd|adam")
+	fs.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
+	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "weight decay")
+	fs.StringVar(&f.mix, "mix", "atc", "atc (step, then mix) or cta (mix while stepping)")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed for the data split, partition and initial model (same on every peer of a run)")
+	fs.Float64Var(&f.testFraction, "test-fraction", 0.2, "held-out fraction for data sets without a test split")
+	fs.IntVar(&f.degree, "degree", 4, "neighbors to mix with")
+	fs.DurationVar(&f.roundTimeout, "round-timeout", 5*time.Second, "longest a round waits for slow or dead neighbors")
+	fs.IntVar(&f.evalEvery, "eval-every", 20, "rounds between test evaluations")
+	fs.StringVar(&f.statusAddr, "status-addr", "", "HOST:PORT serving GET /status (JSON) and /metrics (Prometheus)")
+	fs.StringVar(&f.out, "out", "", "directory for summary.json when training finishes")
+	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not look for peers on the LAN with mDNS")
+	fs.StringVar(&f.allowFile, "allow", "", "private mesh: file of peer IDs (one per line) allowed to connect; others are refused")
+	fs.BoolVar(&f.relayService, "relay-service", false, "offer circuit relay v2 to peers behind NATs (for publicly reachable peers)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	setup, err := prepareJoin(f)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return setup.run(ctx, f, log, stdout)
+}
+
+// joinSetup is everything a peer needs before it touches the network.
+type joinSetup struct {
+	train, test *training.Dataset
+	model       training.Model
+	init        []float32
+	schedule    training.Schedule
+	optimizer   training.OptimizerConfig
+	weight      float64
+	allow       []peer.ID
+	order       training.MixOrder
+}
+
+func prepareJoin(f joinFlags) (*joinSetup, error) {
+	if f.rounds < 1 {
+		return nil, fmt.Errorf("--rounds %d: want ≥ 1", f.rounds)
+	}
+	if f.batch < 1 {
+		return nil, fmt.Errorf("--batch %d: want ≥ 1", f.batch)
+	}
+	if f.degree < 1 {
+		return nil, fmt.Errorf("--degree %d: want ≥ 1", f.degree)
+	}
+	if f.mix != "atc" && f.mix != "cta" {
+		return nil, fmt.Errorf("--mix %q: want atc or cta", f.mix)
+	}
+	train, test, err := training.LoadDataset(f.dataset, f.dataDir, f.testFraction, f.seed)
+	if err != nil {
+		return nil, err
+	}
+	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine}
+	if f.mix == "cta" {
+		s.order = training.CombineThenAdapt
+	}
+	if f.shard != "" {
+		i, n, err := parseShard(f.shard)
+		if err != nil {
+			return nil, err
+		}
+		parts, err := training.Partition(f.partition, train.Y, train.Classes, n, f.seed)
+		if err != nil {
+			return nil, err
+		}
+		s.train = train.Subset(parts[i])
+		s.weight = float64(len(parts[i])) * float64(n) / float64(train.Len())
+	}
+	if s.model, err = training.ParseModel(f.model, train.Dim, train.Classes); err != nil {
+		return nil, err
+	}
+	s.init = make([]float32, s.model.NumParams())
+	s.model.Init(s.init, rand.New(rand.NewPCG(f.seed, 0x696e6974)))
+	if s.schedule, err = training.ParseSchedule(f.schedule, f.lr, 0, f.rounds); err != nil {
+		return nil, err
+	}
+	s.optimizer = training.OptimizerConfig{Kind: f.optimizer, Momentum: f.momentum, WeightDecay: f.weightDecay}
+	if err := s.optimizer.Validate(); err != nil {
+		return nil, err
+	}
+	if f.allowFile != "" {
+		if s.allow, err = readAllowList(f.allowFile); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func parseShard(v string) (int, int, error) {
+	a, b, ok := strings.Cut(v, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("--shard %q: want I/N with 0 ≤ I < N, e.g. 2/6", v)
+	}
+	return i, n, nil
+}
+
+func readAllowList(path string) ([]peer.ID, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--allow: %w", err)
+	}
+	var ids []peer.ID
+	for n, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		id, err := peer.Decode(line)
+		if err != nil {
+			return nil, fmt.Errorf("--allow %s line %d: %q is not a peer ID: %v", path, n+1, line, err)
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("--allow %s: no peer IDs in the file", path)
+	}
+	return ids, nil
+}
+
+func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdout io.Writer) error {
+	key, created, err := p2p.LoadOrCreateKey(f.key)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created a new peer identity", "file", f.key)
+	}
+	h, err := p2p.New(ctx, p2p.Config{Key: key, Listen: f.listen, Bootstrap: f.bootstrap, MDNS: !f.noMDNS,
+		AllowList: s.allow, RelayService: f.relayService, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	log.Info("peer up", "id", h.ID(), "addrs", strings.Join(h.Addrs(), " "))
+	go h.JoinRun(ctx, f.run, 5*time.Second)
+
+	scorer := gossip.NewScorer()
+	ps, err := gossip.NewPubSub(ctx, h.Host, scorer)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(f.seed, uint64(time.Now().UnixNano()))) // batches differ per peer and per start
+	sampler := training.NewBatchSampler(s.train.Len(), rng)
+	stepModel, evalModel := s.model.Clone(), s.model.Clone()
+	var idx []int
+	var bx []float32
+	var by []int32
+	p, err := gossip.NewPeer(gossip.PeerConfig{
+		Host: h.Host, PubSub: ps, Scorer: scorer,
+		Protect: func(id peer.ID, keep bool) {
+			if keep {
+				h.Protect(id, "gradmesh-neighbor")
+			} else {
+				h.Unprotect(id, "gradmesh-neighbor")
+			}
+		},
+		RTT: h.RTT, Run: f.run, ModelSpec: s.model.Spec(), Init: s.init, Optimizer: s.optimizer,
+		Schedule: s.schedule, Rounds: f.rounds, DataWeight: s.weight, Order: s.order,
+		Step: func(params, grad []float32) float64 {
+			idx = sampler.Next(idx[:0], f.batch)
+			bx, by = s.train.Batch(idx, bx, by)
+			return stepModel.LossGrad(params, grad, bx, by)
+		},
+		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
+		EvalEvery: f.evalEvery, Batch: f.batch, Degree: f.degree, MaxRoundTimeout: f.roundTimeout, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	p.ServeModel()
+	if f.statusAddr != "" {
+		stop, err := serveStatus(f.statusAddr, p, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	sum, err := p.Run(ctx)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		log.Info("stopped by signal", "round", sum.Rounds)
+	}
+	if f.out != "" {
+		if err := writeJSON(filepath.Join(f.out, "summary.json"), sum); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "peer %s: %d rounds, final test accuracy %.4f, %d neighbors, %d bytes in, %d bytes out\n",
+		sum.PeerID, sum.Rounds, sum.FinalTestAccuracy, len(sum.Neighbors), sum.BytesIn, sum.BytesOut)
+	return nil
+}
+
+// serveStatus serves /status and /metrics until stop is called.
+func serveStatus(addr string, p *gossip.Peer, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--status-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(p.Status())
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		p.Status().WritePrometheus(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("status server stopped", "err", err)
+		}
+	}()
+	log.Info("status server up", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,226 @@
+package gossip
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/training"
+)
+
+// Status is a snapshot of a peer, served as JSON on /status.
+type Status struct {
+	PeerID        string           `json:"peer_id"`
+	Addrs         []string         `json:"addrs"`
+	Run           string           `json:"run"`
+	Round         int              `json:"round"`
+	JoinedAt      int              `json:"joined_at_round"` // round the peer started at (> 0 after catching up)
+	Rounds        int              `json:"rounds"`
+	Loss          float64          `json:"loss"` // training minibatch loss, smoothed
+	TestAccuracy  *float64         `json:"test_accuracy"`
+	TestLoss      *float64         `json:"test_loss"`
+	EvaluatedAt   int              `json:"evaluated_at_round"`
+	Neighbors     []NeighborStatus `json:"neighbors"`
+	Members       int              `json:"members"`
+	BytesIn       int64            `json:"bytes_in"`  // parameter and control payload received
+	BytesOut      int64            `json:"bytes_out"` // payload published × subscribers it went to
+	Rejected      int64            `json:"rejected_messages"`
+	Deadlines     int64            `json:"rounds_ended_by_deadline"`
+	SamplesPerSec float64          `json:"samples_per_sec"`
+}
+
+// NeighborStatus describes one neighbor.
+type NeighborStatus struct {
+	PeerID string  `json:"peer_id"`
+	RTTms  float64 `json:"rtt_ms"`
+	Mixed  int64   `json:"vectors_mixed"`
+}
+
+// Summary is what a finished peer reports in summary.json.
+type Summary struct {
+	PeerID            string   `json:"peer_id"`
+	Run               string   `json:"run"`
+	FinalTestAccuracy float64  `json:"final_test_accuracy"`
+	FinalTestLoss     float64  `json:"final_test_loss"`
+	Rounds            int      `json:"rounds"`
+	Neighbors         []string `json:"neighbors"`
+	BytesIn           int64    `json:"bytes_in"`
+	BytesOut          int64    `json:"bytes_out"`
+	Rejected          int64    `json:"rejected_messages"`
+	Deadlines         int64    `json:"rounds_ended_by_deadline"`
+}
+
+// stats is the peer's running tally, shared with the status server.
+type stats struct {
+	mu        sync.Mutex
+	joinedAt  int
+	round     int
+	loss      float64
+	eval      *training.Evaluation
+	evalRound int
+	rtt       map[peer.ID]time.Duration
+	mixed     map[peer.ID]int64
+	in, out   int64
+	rejected  int64
+	deadlines int64
+	stepTime  time.Duration // smoothed duration of one local step
+}
+
+func (s *stats) noteRound(r training.RoundResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.round = r.Round + 1
+	if s.loss == 0 {
+		s.loss = r.Loss
+	} else {
+		s.loss = 0.9*s.loss + 0.1*r.Loss
+	}
+}
+
+func (s *stats) noteStart(round int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.joinedAt, s.round = round, round
+}
+
+func (s *stats) setEval(round int, e training.Evaluation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if round >= s.evalRound {
+		s.eval, s.evalRound = &e, round
+	}
+}
+
+func (s *stats) noteRTT(id peer.ID, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rtt == nil {
+		s.rtt = map[peer.ID]time.Duration{}
+	}
+	s.rtt[id] = d
+}
+
+func (s *stats) noteMixed(id peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mixed == nil {
+		s.mixed = map[peer.ID]int64{}
+	}
+	s.mixed[id]++
+}
+
+func (s *stats) forget(id peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.rtt, id)
+}
+
+func (s *stats) noteIn(n int)  { s.mu.Lock(); s.in += int64(n); s.mu.Unlock() }
+func (s *stats) noteOut(n int) { s.mu.Lock(); s.out += int64(n); s.mu.Unlock() }
+func (s *stats) noteRejected() { s.mu.Lock(); s.rejected++; s.mu.Unlock() }
+func (s *stats) noteDeadline() { s.mu.Lock(); s.deadlines++; s.mu.Unlock() }
+
+func (s *stats) noteStep(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stepTime == 0 {
+		s.stepTime = d
+	} else {
+		s.stepTime = (7*s.stepTime + d) / 8
+	}
+}
+
+func (s *stats) samplesPerSecWith(batch int) float64 {
+	if s.stepTime <= 0 || batch <= 0 {
+		return 0
+	}
+	return float64(batch) / s.stepTime.Seconds()
+}
+
+func (p *Peer) samplesPerSec() float64 {
+	p.stats.mu.Lock()
+	defer p.stats.mu.Unlock()
+	return p.stats.samplesPerSecWith(p.cfg.Batch)
+}
+
+// Status returns a snapshot; safe to call from any goroutine.
+func (p *Peer) Status() Status {
+	members := len(p.cfg.PubSub.ListPeers(ControlTopic(p.run)))
+	s := &p.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
+		EvaluatedAt: s.evalRound, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
+		Deadlines: s.deadlines, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
+	for _, a := range p.cfg.Host.Addrs() {
+		st.Addrs = append(st.Addrs, fmt.Sprintf("%s/p2p/%s", a, p.self))
+	}
+	if s.eval != nil {
+		acc, loss := s.eval.Accuracy, s.eval.Loss
+		st.TestAccuracy, st.TestLoss = &acc, &loss
+	}
+	ids := make([]peer.ID, 0, len(s.rtt))
+	for id := range s.rtt {
+		ids = append(ids, id)
+	}
+	for id := range s.mixed {
+		if _, ok := s.rtt[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		st.Neighbors = append(st.Neighbors, NeighborStatus{PeerID: id.String(),
+			RTTms: float64(s.rtt[id].Microseconds()) / 1000, Mixed: s.mixed[id]})
+	}
+	return st
+}
+
+func (p *Peer) summary() *Summary {
+	st := p.Status()
+	sum := &Summary{PeerID: st.PeerID, Run: st.Run, Rounds: st.Round, BytesIn: st.BytesIn, BytesOut: st.BytesOut,
+		Rejected: st.Rejected, Deadlines: st.Deadlines, Neighbors: []string{}}
+	if st.TestAccuracy != nil {
+		sum.FinalTestAccuracy, sum.FinalTestLoss = *st.TestAccuracy, *st.TestLoss
+	}
+	for id := range p.neighbors {
+		sum.Neighbors = append(sum.Neighbors, id.String())
+	}
+	slices.Sort(sum.Neighbors)
+	return sum
+}
+
+// WritePrometheus writes the status in the Prometheus text exposition format.
+func (st Status) WritePrometheus(w io.Writer) {
+	metric := func(name, help, kind string, v float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, kind, name, num(v))
+	}
+	metric("gradmesh_round", "Rounds this peer has finished.", "gauge", float64(st.Round))
+	metric("gradmesh_train_loss", "Smoothed training minibatch loss.", "gauge", st.Loss)
+	if st.TestAccuracy != nil {
+		metric("gradmesh_test_accuracy", "Test accuracy at the last evaluation.", "gauge", *st.TestAccuracy)
+	}
+	metric("gradmesh_members", "Connected peers of the run.", "gauge", float64(st.Members))
+	metric("gradmesh_neighbors", "Neighbors this peer mixes with.", "gauge", float64(len(st.Neighbors)))
+	metric("gradmesh_bytes_in_total", "Payload bytes received.", "counter", float64(st.BytesIn))
+	metric("gradmesh_bytes_out_total", "Payload bytes sent.", "counter", float64(st.BytesOut))
+	metric("gradmesh_rejected_messages_total", "Messages rejected by validation.", "counter", float64(st.Rejected))
+	metric("gradmesh_deadline_rounds_total", "Rounds ended by the deadline rather than by all neighbors arriving.", "counter", float64(st.Deadlines))
+	metric("gradmesh_samples_per_second", "Local training throughput.", "gauge", st.SamplesPerSec)
+	fmt.Fprintf(w, "# HELP gradmesh_neighbor_rtt_seconds Round-trip time to each neighbor.\n# TYPE gradmesh_neighbor_rtt_seconds gauge\n")
+	for _, nb := range st.Neighbors {
+		fmt.Fprintf(w, "gradmesh_neighbor_rtt_seconds{peer=%q} %s\n", nb.PeerID, num(nb.RTTms/1000))
+	}
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "NaN"
+	}
+	return fmt.Sprintf("%g", v)
+}
