@@ -272,6 +272,7 @@ func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 			lp.host.Close()
 		}
 	}()
+	waitBandwidthSweep(t) // the meters publish totals only on their next sweep
 	payload := 0
 	for _, s := range gossip.Split(gossip.Shard{Encoding: gossip.EncodingFloat32}, f.init, gossip.ShardValues(256<<10)) {
 		b, err := gossip.AppendShard(nil, &s)

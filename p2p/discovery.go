@@ -138,6 +138,12 @@ func (r *rendezvous) find(ctx context.Context) {
 	lastReadvertise := time.Now() // advertise has just started
 	readvertiseEvery := max(r.every, isolatedReadvertise)
 	for {
+		// A peer whose DHT knows nobody (its bootstrap peer was not up yet,
+		// or every peer it knew has left) cannot look anything up: dial the
+		// bootstrap peers again first.
+		if r.h.DHT.RoutingTable().Size() == 0 {
+			r.h.connectBootstrap(ctx)
+		}
 		r.round(ctx)
 		wait := r.every
 		if !r.connected() {

@@ -1,11 +1,14 @@
 package p2p
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -108,4 +111,27 @@ func TestJoinRunRecoversFromIsolation(t *testing.T) {
 	waitFor(t, 10*time.Second, "B to find and connect to D", func() bool {
 		return hasRunPeer(b, "test-run", d.ID()) && connected(b, d)
 	})
+}
+
+// TestJoinRunRetriesABootstrapPeerThatWasNotUpYet: peers of a mesh often
+// start together, so a peer's bootstrap peer may not listen yet when it
+// dials; the peer must keep trying and join once the bootstrap peer is up.
+func TestJoinRunRetriesABootstrapPeerThatWasNotUpYet(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // free the port for the bootstrap peer that starts later
+	bootKey := newKey(t)
+	bootID, err := peer.IDFromPrivateKey(bootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, bootID)
+	early := newTestHost(t, Config{Key: newKey(t), Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Bootstrap: []string{bootAddr}})
+	joinRun(t, early, "late-bootstrap", 100*time.Millisecond)
+	boot := newTestHost(t, Config{Key: bootKey, Listen: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)}})
+	joinRun(t, boot, "late-bootstrap", 100*time.Millisecond)
+	waitFor(t, 10*time.Second, "the early peer to reach its late bootstrap peer", func() bool { return connected(early, boot) })
 }
