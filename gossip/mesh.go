@@ -34,9 +34,19 @@ func (p *Peer) members() map[string]peer.ID {
 // updateNeighbors recomputes the neighbor set from the membership, follows
 // the new neighbors' parameter topics and drops the old ones. The node uses
 // the new set from its next round.
-func (p *Peer) updateNeighbors(ctx context.Context) {
+//
+// A new set is adopted only once two consecutive calls agree on it (unless
+// force): membership seen through gossipsub flickers while subscriptions
+// and connections settle, and every flicker would subscribe to, and so pull
+// a full vector from, a peer that is not really a neighbor.
+func (p *Peer) updateNeighbors(ctx context.Context, force bool) {
 	members := p.members()
 	want := topology.CirculantNeighbors(p.self.String(), slices.Collect(maps.Keys(members)), p.cfg.Degree)
+	if !force && !slices.Equal(want, p.proposed) {
+		p.proposed = want
+		return
+	}
+	p.proposed = want
 	changed := false
 	for _, s := range want {
 		id := members[s]
@@ -55,6 +65,7 @@ func (p *Peer) updateNeighbors(ctx context.Context) {
 		}
 	}
 	if changed {
+		p.stats.noteChange()
 		p.log.Info("neighbors changed", "neighbors", len(p.neighbors), "members", len(members))
 		p.applyNeighborsToNode()
 	}
@@ -187,6 +198,10 @@ func (p *Peer) shardValidator(sender peer.ID) func(context.Context, peer.ID, *pu
 			return reject(err)
 		}
 		if err := expect.Check(s, p.round.Load()); err != nil {
+			if Ignorable(err) { // a round outside the window: someone is behind, not hostile
+				p.log.Debug("ignored a parameter message", "from", from, "err", err)
+				return pubsub.ValidationIgnore
+			}
 			return reject(err)
 		}
 		msg.ValidatorData = s
@@ -294,6 +309,7 @@ func (p *Peer) publish(ctx context.Context, round int, params []float32) {
 	tmpl := Shard{RunID: p.run, Model: p.model, Round: uint64(round), Degree: uint16(min(len(p.neighbors), 65535)),
 		DataWeight: float32(p.cfg.DataWeight), Encoding: EncodingFloat32}
 	subscribers := len(p.own.ListPeers())
+	p.stats.notePublish()
 	for _, s := range Split(tmpl, params, ShardValues(p.cfg.ShardBytes)) {
 		buf, err := AppendShard(nil, &s) // gossipsub keeps the slice: no reuse
 		if err != nil {

@@ -102,6 +102,7 @@ type Peer struct {
 	control   *pubsub.Topic
 	own       *pubsub.Topic
 	neighbors map[peer.ID]*neighbor
+	proposed  []string               // neighbor set computed at the last membership tick
 	heard     map[peer.ID]*Heartbeat // latest heartbeat per member
 
 	inbox     chan inbound
@@ -239,7 +240,7 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 		case ev := <-p.evaluated:
 			p.stats.setEval(ev.round, ev.eval)
 		case <-membership.C:
-			p.updateNeighbors(ctx)
+			p.updateNeighbors(ctx, false)
 		case <-beat.C:
 			p.publishHeartbeat(ctx)
 		}
@@ -272,7 +273,7 @@ func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
 	}
 	// Members announce themselves once a heartbeat period; give them two to
 	// be heard, and our neighbors time to subscribe to our topic.
-	p.updateNeighbors(ctx)
+	p.updateNeighbors(ctx, true)
 	settle := time.NewTimer(2 * p.cfg.Heartbeat)
 	defer settle.Stop()
 	for waiting := true; waiting; {
@@ -282,7 +283,7 @@ func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
 		case hb := <-heartbeats:
 			p.heard[hb.from] = &hb.Heartbeat
 		case <-tick.C:
-			p.updateNeighbors(ctx)
+			p.updateNeighbors(ctx, false)
 		case <-settle.C:
 			waiting = false
 		}
@@ -433,7 +434,7 @@ func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
 func (p *Peer) expire() {
 	round := p.node.Round()
 	for _, nb := range p.node.Neighbors() {
-		if vec, got, of, ok := p.asm.Take(string(nb.ID), uint64(round), p.published); ok {
+		if vec, got, of, ok := p.asm.Take(peer.ID(nb.ID).String(), uint64(round), p.published); ok {
 			p.log.Debug("mixing a partial vector", "from", nb.ID, "shards", got, "of", of)
 			p.deliver(peer.ID(nb.ID), round, vec)
 		}

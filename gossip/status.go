@@ -31,6 +31,7 @@ type Status struct {
 	BytesOut      int64            `json:"bytes_out"` // payload published × subscribers it went to
 	Rejected      int64            `json:"rejected_messages"`
 	Deadlines     int64            `json:"rounds_ended_by_deadline"`
+	Changes       int64            `json:"neighbor_changes"`
 	SamplesPerSec float64          `json:"samples_per_sec"`
 }
 
@@ -53,6 +54,8 @@ type Summary struct {
 	BytesOut          int64    `json:"bytes_out"`
 	Rejected          int64    `json:"rejected_messages"`
 	Deadlines         int64    `json:"rounds_ended_by_deadline"`
+	NeighborChanges   int64    `json:"neighbor_changes"`
+	Published         int64    `json:"rounds_published"`
 }
 
 // stats is the peer's running tally, shared with the status server.
@@ -68,6 +71,8 @@ type stats struct {
 	in, out   int64
 	rejected  int64
 	deadlines int64
+	changes   int64
+	published int64
 	stepTime  time.Duration // smoothed duration of one local step
 }
 
@@ -124,6 +129,8 @@ func (s *stats) noteIn(n int)  { s.mu.Lock(); s.in += int64(n); s.mu.Unlock() }
 func (s *stats) noteOut(n int) { s.mu.Lock(); s.out += int64(n); s.mu.Unlock() }
 func (s *stats) noteRejected() { s.mu.Lock(); s.rejected++; s.mu.Unlock() }
 func (s *stats) noteDeadline() { s.mu.Lock(); s.deadlines++; s.mu.Unlock() }
+func (s *stats) noteChange()   { s.mu.Lock(); s.changes++; s.mu.Unlock() }
+func (s *stats) notePublish()  { s.mu.Lock(); s.published++; s.mu.Unlock() }
 
 func (s *stats) noteStep(d time.Duration) {
 	s.mu.Lock()
@@ -156,7 +163,7 @@ func (p *Peer) Status() Status {
 	defer s.mu.Unlock()
 	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
 		EvaluatedAt: s.evalRound, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
-		Deadlines: s.deadlines, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
+		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
 	for _, a := range p.cfg.Host.Addrs() {
 		st.Addrs = append(st.Addrs, fmt.Sprintf("%s/p2p/%s", a, p.self))
 	}
@@ -184,7 +191,10 @@ func (p *Peer) Status() Status {
 func (p *Peer) summary() *Summary {
 	st := p.Status()
 	sum := &Summary{PeerID: st.PeerID, Run: st.Run, Rounds: st.Round, BytesIn: st.BytesIn, BytesOut: st.BytesOut,
-		Rejected: st.Rejected, Deadlines: st.Deadlines, Neighbors: []string{}}
+		Rejected: st.Rejected, Deadlines: st.Deadlines, NeighborChanges: st.Changes, Neighbors: []string{}}
+	p.stats.mu.Lock()
+	sum.Published = p.stats.published
+	p.stats.mu.Unlock()
 	if st.TestAccuracy != nil {
 		sum.FinalTestAccuracy, sum.FinalTestLoss = *st.TestAccuracy, *st.TestLoss
 	}

@@ -3,229 +3,265 @@ package gossip
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"strconv"
 )
 
-// Wire format v1 of a parameter shard. Every integer and float is
-// little-endian; the layout is specified byte by byte in docs/PROTOCOL.md.
+// Wire format v1 of a parameter shard, as specified in docs/PROTOCOL.md.
+// Every multi-byte integer is little-endian, and every float is an IEEE-754
+// binary32 whose 32-bit pattern is stored little-endian. Offsets in bytes:
 //
-//	off size field
-//	  0   4  magic "GMSH"
-//	  4   1  version (1)
-//	  5   1  encoding (1 = float32)
-//	  6   2  flags (0; reserved)
-//	  8  16  run id
-//	 24  16  model fingerprint
-//	 40   8  round
-//	 48   4  shard index
-//	 52   4  shard count
-//	 56   4  offset of the first value in the full vector
-//	 60   4  total length of the full vector
-//	 64   2  sender degree
-//	 66   2  reserved (0)
-//	 68   4  data weight (float32)
-//	 72   4  payload length in bytes
-//	 76   4  CRC-32C (Castagnoli) of bytes 0..75 and the payload
-//	 80   …  payload
+//	off size type     field
+//	  0   4 [4]byte  magic "GMSH" (47 4d 53 48)
+//	  4   1 u8       version (WireVersion = 1)
+//	  5   1 u8       encoding (EncodingFloat32 = 1)
+//	  6   2 u16      flags, reserved: 0
+//	  8  16 [16]byte run id, RunID(run)
+//	 24  16 [16]byte model fingerprint, ModelFingerprint(spec, params)
+//	 40   8 u64      round of the sender
+//	 48   4 u32      shard index, in [0, count)
+//	 52   4 u32      shard count
+//	 56   4 u32      offset: vector index of the first value
+//	 60   4 u32      total: length of the full vector, in values
+//	 64   2 u16      degree: sender's neighbor count this round
+//	 66   2 u16      reserved: 0
+//	 68   4 f32      data weight n_i / mean(n)
+//	 72   4 u32      payload length in bytes (4 × value count)
+//	 76   4 u32      CRC-32C (Castagnoli) of bytes 0..75, then the payload
+//	 80   …          payload: value count × f32
 const (
+	// WireVersion is the version byte this package writes and the only one
+	// it reads.
 	WireVersion = 1
-	HeaderSize  = 80
-	// MaxMessageBytes is gossipsub's default limit for a whole frame; an
-	// encoded shard must stay below it or gossipsub drops it silently.
+	// HeaderSize is the length of the fixed header in bytes.
+	HeaderSize = 80
+	// MaxMessageBytes is gossipsub's default limit, in bytes, for a whole
+	// RPC frame: our shard plus the envelope gossipsub wraps around it.
+	// gossipsub drops larger frames silently.
 	MaxMessageBytes = 1 << 20
+	// FrameReserve is the part of MaxMessageBytes, in bytes, left for
+	// gossipsub's envelope: sender ID, sequence number, topic name,
+	// signature, public key and protobuf framing (under 1 KiB even with an
+	// RSA key).
+	FrameReserve = 4 << 10
+	// MaxShardBytes is the largest encoded shard, in bytes, that
+	// AppendShard writes and DecodeShard reads.
+	MaxShardBytes = MaxMessageBytes - FrameReserve
+)
+
+// maxShardValues is how many float32 values fit in MaxShardBytes.
+const maxShardValues = (MaxShardBytes - HeaderSize) / 4
+
+// Byte offsets of the header fields.
+const (
+	offMagic      = 0
+	offVersion    = 4
+	offEncoding   = 5
+	offFlags      = 6
+	offRun        = 8
+	offModel      = 24
+	offRound      = 40
+	offIndex      = 48
+	offCount      = 52
+	offOffset     = 56
+	offTotal      = 60
+	offDegree     = 64
+	offReserved   = 66
+	offWeight     = 68
+	offPayloadLen = 72
+	offCRC        = 76
 )
 
 // Encoding says how a shard's payload represents its values.
 type Encoding uint8
 
-// EncodingFloat32 is count × IEEE-754 float32. Zero is invalid, leaving
-// room for compressed encodings.
+// EncodingFloat32 is a payload of value count × IEEE-754 binary32,
+// little-endian. Encoding 0 is invalid; other values are left for
+// compressed encodings of later versions.
 const EncodingFloat32 Encoding = 1
+
+// String names the encoding for logs.
+func (e Encoding) String() string {
+	if e == EncodingFloat32 {
+		return "float32"
+	}
+	return "encoding(" + strconv.Itoa(int(e)) + ")"
+}
 
 var shardMagic = [4]byte{'G', 'M', 'S', 'H'}
 
-// Errors a malformed or unwanted shard is rejected with.
-var (
-	ErrMalformed   = errors.New("gossip: malformed message")
-	ErrChecksum    = errors.New("gossip: checksum mismatch")
-	ErrNonFinite   = errors.New("gossip: non-finite value")
-	ErrWrongRun    = errors.New("gossip: message for another run")
-	ErrWrongModel  = errors.New("gossip: message for another model")
-	ErrShardRange  = errors.New("gossip: shard index, offset or length out of range")
-	ErrOversize    = errors.New("gossip: message too large")
-	ErrStaleRound  = errors.New("gossip: round too far behind")
-	ErrFutureRound = errors.New("gossip: round too far ahead")
-	ErrBadWeight   = errors.New("gossip: data weight not a finite value in (0, 1e6]")
-)
+// crcTable is CRC-32C (Castagnoli, reflected polynomial 0x82f63b78).
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Shard is one piece of a peer's parameter vector for one round.
 type Shard struct {
-	RunID        [16]byte
-	Model        [16]byte
-	Round        uint64
-	Index, Count uint32
-	Offset       uint32 // index of Values[0] in the full vector
-	Total        uint32 // length of the full vector
-	Degree       uint16 // sender's neighbor count this round
-	DataWeight   float32
+	RunID        [16]byte // RunID(run name)
+	Model        [16]byte // ModelFingerprint(spec, params)
+	Round        uint64   // sender's round
+	Index, Count uint32   // shard index in [0, Count)
+	Offset       uint32   // index of Values[0] in the full vector
+	Total        uint32   // length of the full vector, in values
+	Degree       uint16   // sender's number of neighbors this round (for Metropolis weights)
+	DataWeight   float32  // sender's data share n_i / mean (> 0, finite; checked by Expect.Check)
 	Encoding     Encoding
 	Values       []float32
 }
 
 // RunID names a training run on the wire: the first 16 bytes of
 // SHA-256("gradmesh/run/" + run).
-func RunID(run string) [16]byte { return first16("gradmesh/run/" + run) }
+func RunID(run string) [16]byte { return hash16("gradmesh/run/" + run) }
 
-// ModelFingerprint identifies an architecture and parameter count: the first
-// 16 bytes of SHA-256("gradmesh/model/" + spec + "/" + params in decimal).
+// ModelFingerprint identifies a parameter layout: the first 16 bytes of
+// SHA-256("gradmesh/model/" + spec + "/" + params in decimal).
 func ModelFingerprint(spec string, params int) [16]byte {
-	return first16("gradmesh/model/" + spec + "/" + strconv.Itoa(params))
+	return hash16("gradmesh/model/" + spec + "/" + strconv.Itoa(params))
 }
 
-func first16(s string) [16]byte {
+func hash16(s string) [16]byte {
 	sum := sha256.Sum256([]byte(s))
 	return [16]byte(sum[:16])
 }
 
-// AppendShard encodes s after dst.
+// AppendShard appends the v1 encoding of s to dst and returns the extended
+// slice. It refuses, with dst unchanged, what a receiver's DecodeShard would
+// reject, so that a sender is never penalized for its own encoding: an
+// encoding other than EncodingFloat32 or no values (ErrMalformed), more
+// values than fit in MaxShardBytes (ErrOversize), inconsistent index, count,
+// offset and total (ErrShardRange, check 4 of PROTOCOL.md), or a NaN or infinite
+// value (ErrNonFinite), such as a diverged model would produce. The data
+// weight is not checked here; see Expect.Check.
 func AppendShard(dst []byte, s *Shard) ([]byte, error) {
+	if s == nil {
+		return dst, fmt.Errorf("%w: nil shard", ErrMalformed)
+	}
 	n := len(s.Values)
 	switch {
 	case s.Encoding != EncodingFloat32:
-		return dst, fmt.Errorf("%w: encoding %d", ErrMalformed, s.Encoding)
-	case s.Count == 0 || s.Index >= s.Count:
-		return dst, fmt.Errorf("%w: shard %d of %d", ErrShardRange, s.Index, s.Count)
-	case uint64(s.Offset)+uint64(n) > uint64(s.Total):
-		return dst, fmt.Errorf("%w: values %d..%d of %d", ErrShardRange, s.Offset, uint64(s.Offset)+uint64(n), s.Total)
-	case HeaderSize+4*n > MaxMessageBytes:
-		return dst, fmt.Errorf("%w: %d values encode to %d bytes, limit %d", ErrOversize, n, HeaderSize+4*n, MaxMessageBytes)
+		return dst, fmt.Errorf("%w: shard %d of %d: %v is not supported", ErrMalformed, s.Index, s.Count, s.Encoding)
+	case n == 0:
+		return dst, fmt.Errorf("%w: shard %d of %d has no values", ErrMalformed, s.Index, s.Count)
+	case n > maxShardValues:
+		return dst, fmt.Errorf("%w: shard %d of %d: %d values encode to %d bytes, over the %d-byte budget",
+			ErrOversize, s.Index, s.Count, n, HeaderSize+4*n, MaxShardBytes)
 	}
-	start := len(dst)
-	dst = append(dst, make([]byte, HeaderSize+4*n)...)
-	b := dst[start:]
-	copy(b[0:4], shardMagic[:])
-	b[4] = WireVersion
-	b[5] = byte(s.Encoding)
-	copy(b[8:24], s.RunID[:])
-	copy(b[24:40], s.Model[:])
+	if err := checkGeometry(s.Index, s.Count, s.Offset, s.Total, n); err != nil {
+		return dst, err
+	}
+
+	start, size := len(dst), HeaderSize+4*n
+	dst = slices.Grow(dst, size)
+	b := dst[start : start+size]
 	le := binary.LittleEndian
-	le.PutUint64(b[40:], s.Round)
-	le.PutUint32(b[48:], s.Index)
-	le.PutUint32(b[52:], s.Count)
-	le.PutUint32(b[56:], s.Offset)
-	le.PutUint32(b[60:], s.Total)
-	le.PutUint16(b[64:], s.Degree)
-	le.PutUint32(b[68:], math.Float32bits(s.DataWeight))
-	le.PutUint32(b[72:], uint32(4*n))
+	copy(b[offMagic:], shardMagic[:])
+	b[offVersion] = WireVersion
+	b[offEncoding] = byte(s.Encoding)
+	le.PutUint16(b[offFlags:], 0)
+	copy(b[offRun:], s.RunID[:])
+	copy(b[offModel:], s.Model[:])
+	le.PutUint64(b[offRound:], s.Round)
+	le.PutUint32(b[offIndex:], s.Index)
+	le.PutUint32(b[offCount:], s.Count)
+	le.PutUint32(b[offOffset:], s.Offset)
+	le.PutUint32(b[offTotal:], s.Total)
+	le.PutUint16(b[offDegree:], s.Degree)
+	le.PutUint16(b[offReserved:], 0)
+	le.PutUint32(b[offWeight:], math.Float32bits(s.DataWeight))
+	le.PutUint32(b[offPayloadLen:], uint32(4*n))
+	payload := b[HeaderSize : HeaderSize+4*n]
 	for i, v := range s.Values {
-		le.PutUint32(b[HeaderSize+4*i:], math.Float32bits(v))
+		bits := math.Float32bits(v)
+		if !finiteBits(bits) {
+			return dst[:start], fmt.Errorf("%w: shard %d of %d: value %d (vector index %d) is %v",
+				ErrNonFinite, s.Index, s.Count, i, uint64(s.Offset)+uint64(i), v)
+		}
+		le.PutUint32(payload[4*i:4*i+4], bits)
 	}
-	le.PutUint32(b[76:], shardChecksum(b))
-	return dst, nil
+	le.PutUint32(b[offCRC:], shardChecksum(b))
+	return dst[:start+size], nil
 }
 
-// shardChecksum covers the header before the checksum field and the payload.
-func shardChecksum(b []byte) uint32 {
-	c := crc32.Update(0, castagnoli, b[:76])
-	return crc32.Update(c, castagnoli, b[HeaderSize:])
-}
-
-// DecodeShard parses and structurally checks an encoded shard. It never
-// allocates more than the bytes present justify.
+// DecodeShard parses one encoded shard and checks its structure: size
+// (ErrOversize), magic, version, encoding, reserved fields and payload length
+// (ErrMalformed), CRC-32C (ErrChecksum), index, count, offset and total
+// (ErrShardRange) and that every value is finite (ErrNonFinite). Errors wrap
+// those sentinels and name the offending field.
+//
+// The shard's Values are a fresh slice; b is not retained. DecodeShard
+// allocates only in proportion to len(b), whatever the header claims. It
+// checks neither run, model, round nor data weight: that is Expect.Check.
 func DecodeShard(b []byte) (*Shard, error) {
-	if len(b) > MaxMessageBytes {
-		return nil, fmt.Errorf("%w: %d bytes", ErrOversize, len(b))
+	if len(b) > MaxShardBytes {
+		return nil, fmt.Errorf("%w: %d bytes, over the %d-byte budget", ErrOversize, len(b), MaxShardBytes)
 	}
 	if len(b) < HeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrMalformed, len(b), HeaderSize)
 	}
 	le := binary.LittleEndian
 	switch {
-	case [4]byte(b[0:4]) != shardMagic:
-		return nil, fmt.Errorf("%w: bad magic %x", ErrMalformed, b[0:4])
-	case b[4] != WireVersion:
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformed, b[4], WireVersion)
-	case Encoding(b[5]) != EncodingFloat32:
-		return nil, fmt.Errorf("%w: unknown encoding %d", ErrMalformed, b[5])
-	case le.Uint16(b[6:]) != 0 || le.Uint16(b[66:]) != 0:
-		return nil, fmt.Errorf("%w: reserved fields set", ErrMalformed)
+	case [4]byte(b[offMagic:]) != shardMagic:
+		return nil, fmt.Errorf("%w: magic %x at offset 0, want %x (\"GMSH\")", ErrMalformed, b[offMagic:offMagic+4], shardMagic[:])
+	case b[offVersion] != WireVersion:
+		return nil, fmt.Errorf("%w: version %d at offset %d, want %d", ErrMalformed, b[offVersion], offVersion, WireVersion)
+	case Encoding(b[offEncoding]) != EncodingFloat32:
+		return nil, fmt.Errorf("%w: unknown encoding %d at offset %d", ErrMalformed, b[offEncoding], offEncoding)
+	case le.Uint16(b[offFlags:]) != 0:
+		return nil, fmt.Errorf("%w: reserved flags %#04x at offset %d, want 0", ErrMalformed, le.Uint16(b[offFlags:]), offFlags)
+	case le.Uint16(b[offReserved:]) != 0:
+		return nil, fmt.Errorf("%w: reserved field %#04x at offset %d, want 0", ErrMalformed, le.Uint16(b[offReserved:]), offReserved)
 	}
-	plen := le.Uint32(b[72:])
-	if uint64(plen) != uint64(len(b)-HeaderSize) || plen%4 != 0 {
-		return nil, fmt.Errorf("%w: payload length field %d, %d bytes present", ErrMalformed, plen, len(b)-HeaderSize)
+	present := len(b) - HeaderSize
+	switch plen := le.Uint32(b[offPayloadLen:]); {
+	case uint64(plen) != uint64(present):
+		return nil, fmt.Errorf("%w: payload length %d at offset %d, but %d payload bytes present", ErrMalformed, plen, offPayloadLen, present)
+	case plen == 0:
+		return nil, fmt.Errorf("%w: empty payload", ErrMalformed)
+	case plen%4 != 0:
+		return nil, fmt.Errorf("%w: payload of %d bytes is not a whole number of float32 values", ErrMalformed, plen)
 	}
-	if shardChecksum(b) != le.Uint32(b[76:]) {
-		return nil, ErrChecksum
+	if got, want := le.Uint32(b[offCRC:]), shardChecksum(b); got != want {
+		return nil, fmt.Errorf("%w: CRC-32C %08x at offset %d, computed %08x", ErrChecksum, got, offCRC, want)
 	}
-	s := &Shard{Encoding: EncodingFloat32, Round: le.Uint64(b[40:]), Index: le.Uint32(b[48:]), Count: le.Uint32(b[52:]),
-		Offset: le.Uint32(b[56:]), Total: le.Uint32(b[60:]), Degree: le.Uint16(b[64:]),
-		DataWeight: math.Float32frombits(le.Uint32(b[68:]))}
-	copy(s.RunID[:], b[8:24])
-	copy(s.Model[:], b[24:40])
-	n := int(plen / 4)
-	if s.Count == 0 || s.Index >= s.Count || uint64(s.Offset)+uint64(n) > uint64(s.Total) || n == 0 {
-		return nil, fmt.Errorf("%w: shard %d of %d, values %d..%d of %d", ErrShardRange, s.Index, s.Count, s.Offset, uint64(s.Offset)+uint64(n), s.Total)
+
+	s := &Shard{
+		Round:      le.Uint64(b[offRound:]),
+		Index:      le.Uint32(b[offIndex:]),
+		Count:      le.Uint32(b[offCount:]),
+		Offset:     le.Uint32(b[offOffset:]),
+		Total:      le.Uint32(b[offTotal:]),
+		Degree:     le.Uint16(b[offDegree:]),
+		DataWeight: math.Float32frombits(le.Uint32(b[offWeight:])),
+		Encoding:   Encoding(b[offEncoding]),
 	}
-	s.Values = make([]float32, n)
-	for i := range s.Values {
-		v := math.Float32frombits(le.Uint32(b[HeaderSize+4*i:]))
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return nil, fmt.Errorf("%w: value %d of shard %d", ErrNonFinite, i, s.Index)
+	copy(s.RunID[:], b[offRun:])
+	copy(s.Model[:], b[offModel:])
+	n := present / 4
+	if err := checkGeometry(s.Index, s.Count, s.Offset, s.Total, n); err != nil {
+		return nil, err
+	}
+	values := make([]float32, n)
+	payload := b[HeaderSize : HeaderSize+4*n]
+	for i := range values {
+		bits := le.Uint32(payload[4*i : 4*i+4])
+		if !finiteBits(bits) {
+			return nil, fmt.Errorf("%w: shard %d of %d: value %d (vector index %d, byte %d) is %v",
+				ErrNonFinite, s.Index, s.Count, i, uint64(s.Offset)+uint64(i), HeaderSize+4*i, math.Float32frombits(bits))
 		}
-		s.Values[i] = v
+		values[i] = math.Float32frombits(bits)
 	}
+	s.Values = values
 	return s, nil
 }
 
-// ShardValues is how many float32 values fit one shard of at most maxBytes
-// encoded (at least 1).
-func ShardValues(maxBytes int) int {
-	maxBytes = min(maxBytes, MaxMessageBytes)
-	return max(1, (maxBytes-HeaderSize)/4)
+// shardChecksum is the CRC-32C of an encoded shard: header bytes before the CRC
+// field, then the payload.
+func shardChecksum(b []byte) uint32 {
+	c := crc32.Update(0, crcTable, b[:offCRC])
+	return crc32.Update(c, crcTable, b[HeaderSize:])
 }
 
-// Split cuts params into shards of at most per values, each carrying the
-// template's identity fields. Values alias params.
-func Split(template Shard, params []float32, per int) []Shard {
-	per = max(per, 1)
-	count := (len(params) + per - 1) / per
-	out := make([]Shard, 0, count)
-	for i := range count {
-		s := template
-		lo, hi := i*per, min((i+1)*per, len(params))
-		s.Index, s.Count, s.Offset, s.Total = uint32(i), uint32(count), uint32(lo), uint32(len(params))
-		s.Values = params[lo:hi]
-		out = append(out, s)
-	}
-	return out
-}
-
-// Expect is what a receiver requires of a shard beyond its structure.
-type Expect struct {
-	RunID, Model [16]byte
-	Total        int    // expected vector length
-	Window       uint64 // accepted rounds: [local − Window, local + Window]
-}
-
-// Check accepts a decoded shard or says which rule it breaks.
-func (e Expect) Check(s *Shard, localRound uint64) error {
-	switch {
-	case s.RunID != e.RunID:
-		return ErrWrongRun
-	case s.Model != e.Model:
-		return ErrWrongModel
-	case int(s.Total) != e.Total:
-		return fmt.Errorf("%w: vector of %d values, want %d", ErrShardRange, s.Total, e.Total)
-	case s.Round+e.Window < localRound:
-		return fmt.Errorf("%w: round %d, local round %d", ErrStaleRound, s.Round, localRound)
-	case s.Round > localRound+e.Window:
-		return fmt.Errorf("%w: round %d, local round %d", ErrFutureRound, s.Round, localRound)
-	case !(s.DataWeight > 0 && s.DataWeight <= 1e6):
-		return fmt.Errorf("%w: %g", ErrBadWeight, s.DataWeight)
-	}
-	return nil
-}
+// finiteBits reports whether the float32 with these bits is finite: NaN and
+// ±Inf are the patterns whose 8 exponent bits are all ones.
+func finiteBits(bits uint32) bool { return bits&0x7f800000 != 0x7f800000 }

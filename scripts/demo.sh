@@ -22,7 +22,7 @@ for i in $(seq 0 $((PEERS - 1))); do
 	listen="/ip4/127.0.0.1/tcp/0"
 	[ "$i" -eq 0 ] && listen="/ip4/127.0.0.1/tcp/$PORT"
 	"$BIN" join --key "$DIR/peer$i.key" --listen "$listen" --bootstrap "$boot" --no-mdns \
-		--run demo --shard "$i/$PEERS" --rounds "$ROUNDS" --out "$DIR/peer$i" \
+		--run demo --shard "$i/$PEERS" --rounds "$ROUNDS" --min-peers $((PEERS - 1)) --out "$DIR/peer$i" \
 		>"$DIR/peer$i.out" 2>"$DIR/peer$i.log" &
 	pids+=($!)
 done

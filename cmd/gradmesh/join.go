@@ -34,7 +34,7 @@ type joinFlags struct {
 	key, run, dataset, dataDir, model, partition, shard, schedule, optimizer, mix string
 	statusAddr, out, allowFile                                                    string
 	listen, bootstrap                                                             stringList
-	rounds, batch, degree, evalEvery                                              int
+	rounds, batch, degree, evalEvery, minPeers                                    int
 	lr, momentum, weightDecay, testFraction                                       float64
 	seed                                                                          uint64
 	noMDNS, relayService                                                          bool
@@ -65,6 +65,7 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Uint64Var(&f.seed, "seed", 1, "seed for the data split, partition and initial model (same on every peer of a run)")
 	fs.Float64Var(&f.testFraction, "test-fraction", 0.2, "held-out fraction for data sets without a test split")
 	fs.IntVar(&f.degree, "degree", 4, "neighbors to mix with")
+	fs.IntVar(&f.minPeers, "min-peers", 1, "other peers of the run to wait for before the first round (when a mesh starts together, its size − 1)")
 	fs.DurationVar(&f.roundTimeout, "round-timeout", 5*time.Second, "longest a round waits for slow or dead neighbors")
 	fs.IntVar(&f.evalEvery, "eval-every", 20, "rounds between test evaluations")
 	fs.StringVar(&f.statusAddr, "status-addr", "", "HOST:PORT serving GET /status (JSON) and /metrics (Prometheus)")
@@ -110,6 +111,9 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	}
 	if f.degree < 1 {
 		return nil, fmt.Errorf("--degree %d: want ≥ 1", f.degree)
+	}
+	if f.minPeers < 1 {
+		return nil, fmt.Errorf("--min-peers %d: want ≥ 1", f.minPeers)
 	}
 	if f.mix != "atc" && f.mix != "cta" {
 		return nil, fmt.Errorf("--mix %q: want atc or cta", f.mix)
@@ -232,7 +236,7 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 			return stepModel.LossGrad(params, grad, bx, by)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
-		EvalEvery: f.evalEvery, Batch: f.batch, Degree: f.degree, MaxRoundTimeout: f.roundTimeout, Logger: log,
+		EvalEvery: f.evalEvery, Batch: f.batch, Degree: f.degree, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
 	})
 	if err != nil {
 		return err

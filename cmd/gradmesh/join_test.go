@@ -123,7 +123,7 @@ func TestSixJoinProcessesOneKilled(t *testing.T) {
 	common := func(i int) []string {
 		return []string{"--key", filepath.Join(dir, fmt.Sprintf("peer%d.key", i)), "--listen", "/ip4/127.0.0.1/tcp/0",
 			"--no-mdns", "--run", "proc-test", "--shard", fmt.Sprintf("%d/%d", i, peers), "--rounds", fmt.Sprint(rounds),
-			"--round-timeout", "1s", "--status-addr", "127.0.0.1:0", "--out", filepath.Join(dir, fmt.Sprintf("peer%d", i))}
+			"--round-timeout", "1s", "--min-peers", fmt.Sprint(peers - 1), "--status-addr", "127.0.0.1:0", "--out", filepath.Join(dir, fmt.Sprintf("peer%d", i))}
 	}
 	procs := make([]*proc, peers)
 	first, boot := startJoin(t, common(0)...)

@@ -1,0 +1,140 @@
+package gossip
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// protocolDoc reads docs/PROTOCOL.md.
+func protocolDoc(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "PROTOCOL.md"))
+	if err != nil {
+		t.Fatalf("reading the protocol document: %v", err)
+	}
+	return string(b)
+}
+
+// hexBlock returns the bytes of the document's one ```hex fenced block.
+func hexBlock(t *testing.T, doc string) []byte {
+	t.Helper()
+	var out []byte
+	blocks, in := 0, false
+	sc := bufio.NewScanner(strings.NewReader(doc))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case !in && line == "```hex":
+			in = true
+			blocks++
+		case in && line == "```":
+			in = false
+		case in:
+			for _, field := range strings.Fields(line) {
+				b, err := hex.DecodeString(field)
+				if err != nil || len(b) != 1 {
+					t.Fatalf("hex block: %q is not one hex byte", field)
+				}
+				out = append(out, b[0])
+			}
+		}
+	}
+	if blocks != 1 || in {
+		t.Fatalf("want exactly one closed ```hex block in PROTOCOL.md, found %d (open: %v)", blocks, in)
+	}
+	return out
+}
+
+// TestProtocolDocument decodes the worked example of docs/PROTOCOL.md and
+// checks every field, and the identifiers and sizes the document states,
+// against the code. (TestProtocolWorkedExample checks the example too.)
+func TestProtocolDocument(t *testing.T) {
+	doc := protocolDoc(t)
+	b := hexBlock(t, doc)
+	if len(b) != 92 {
+		t.Fatalf("worked example is %d bytes, the document says 92", len(b))
+	}
+	s, err := DecodeShard(b)
+	if err != nil {
+		t.Fatalf("the worked example does not decode: %v", err)
+	}
+	run, model := RunID("demo"), ModelFingerprint("mlp:64-10-10", 760)
+	checks := []struct {
+		field     string
+		got, want any
+	}{
+		{"run id", hex.EncodeToString(s.RunID[:]), "9e8c11493546427b21ae34d683b7a749"},
+		{"run id of demo", s.RunID, run},
+		{"model", hex.EncodeToString(s.Model[:]), "4fd7e9be245781ec04b4eda9bf1feb17"},
+		{"model of mlp:64-10-10/760", s.Model, model},
+		{"round", s.Round, uint64(7)},
+		{"index", s.Index, uint32(1)},
+		{"count", s.Count, uint32(3)},
+		{"offset", s.Offset, uint32(4)},
+		{"total", s.Total, uint32(760)},
+		{"degree", s.Degree, uint16(4)},
+		{"data weight bits", math.Float32bits(s.DataWeight), uint32(0x3f800000)},
+		{"encoding", s.Encoding, EncodingFloat32},
+		{"values", slices.Equal(s.Values, []float32{0.5, -1.25, 3.0}), true},
+		{"version byte", b[offVersion], uint8(WireVersion)},
+		{"payload length", binary.LittleEndian.Uint32(b[offPayloadLen:]), uint32(12)},
+		{"CRC-32C", binary.LittleEndian.Uint32(b[offCRC:]), uint32(0xa6bf446f)},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, the document says %v", c.field, c.got, c.want)
+		}
+	}
+	want := Shard{RunID: run, Model: model, Round: 7, Index: 1, Count: 3, Offset: 4, Total: 760, Degree: 4,
+		DataWeight: 1, Encoding: EncodingFloat32, Values: []float32{0.5, -1.25, 3.0}}
+	if enc := mustEncode(t, &want); !slices.Equal(enc, b) {
+		t.Errorf("encoding the stated fields gives\n%x\nnot the document's\n%x", enc, b)
+	}
+	if err := (Expect{RunID: run, Model: model, Total: 760, Window: 0}).Check(s, 7); err != nil {
+		t.Errorf("a receiver of run demo, model mlp:64-10-10/760 at round 7 rejects the example: %v", err)
+	}
+	if got := crc32.Checksum([]byte("123456789"), crcTable); got != 0xe3069283 {
+		t.Errorf("CRC-32C check value %08x, the document says e3069283", got)
+	}
+	ns := sha256.Sum256([]byte("demo"))
+	for _, stated := range []string{
+		"a6bf446f", "0xE3069283", "gradmesh/run/" + hex.EncodeToString(ns[:])[:32],
+		"/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/control",
+	} {
+		if !strings.Contains(doc, stated) {
+			t.Errorf("the document no longer states %s", stated)
+		}
+	}
+}
+
+// The document keeps its Topics section with the names the runtime uses,
+// and the sizes it states match the code.
+func TestProtocolTopicsAndSizes(t *testing.T) {
+	doc := protocolDoc(t)
+	for _, want := range []string{
+		"## Topics",
+		"`/gradmesh/v1/<runhex>/control`",
+		"`/gradmesh/v1/<runhex>/params/<peer ID>`",
+		"`/gradmesh/kad/1.0.0`",
+		"| 76 | 4 | u32 | CRC-32C |",
+		"1,044,480",
+		"65,516 values, 262,144 bytes",
+		"1 ≤ n ≤ 261,100",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("PROTOCOL.md lacks %q", want)
+		}
+	}
+	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 {
+		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
+	}
+}
