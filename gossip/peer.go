@@ -259,34 +259,17 @@ func (p *Peer) Round() int { return int(p.round.Load()) }
 // begins: at round 0, or, when the members are already more than half a
 // window ahead, at their round with their model.
 func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
 	p.log.Info("waiting for run members", "run", p.cfg.Run, "want", p.cfg.MinPeers)
-	for len(p.members()) < p.cfg.MinPeers {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case hb := <-heartbeats:
-			p.heard[hb.from] = &hb.Heartbeat
-		case <-tick.C:
-		}
+	if err := p.await(ctx, heartbeats, nil, func() bool { return len(p.members()) >= p.cfg.MinPeers }); err != nil {
+		return err
 	}
 	// Members announce themselves once a heartbeat period; give them two to
 	// be heard, and our neighbors time to subscribe to our topic.
 	p.updateNeighbors(ctx, true)
 	settle := time.NewTimer(2 * p.cfg.Heartbeat)
 	defer settle.Stop()
-	for waiting := true; waiting; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case hb := <-heartbeats:
-			p.heard[hb.from] = &hb.Heartbeat
-		case <-tick.C:
-			p.updateNeighbors(ctx, false)
-		case <-settle.C:
-			waiting = false
-		}
+	if err := p.await(ctx, heartbeats, settle.C, func() bool { p.updateNeighbors(ctx, false); return false }); err != nil {
+		return err
 	}
 	startRound, params := 0, p.cfg.Init
 	if behind := p.meshRound(nil); behind > Window/2 {
@@ -299,6 +282,25 @@ func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
 		}
 	}
 	return p.resetNode(startRound, params)
+}
+
+// await records heartbeats and calls tick every 50 ms until tick reports
+// true, until is closed (or fires), or ctx ends.
+func (p *Peer) await(ctx context.Context, heartbeats <-chan *heardBeat, until <-chan time.Time, tick func() bool) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !tick() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case hb := <-heartbeats:
+			p.heard[hb.from] = &hb.Heartbeat
+		case <-t.C:
+		case <-until:
+			return nil
+		}
+	}
+	return nil
 }
 
 func (p *Peer) resetNode(round int, params []float32) error {
