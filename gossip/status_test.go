@@ -1,0 +1,39 @@
+package gossip
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestStatusWritesPrometheusText(t *testing.T) {
+	acc := 0.93
+	st := Status{Round: 12, Loss: 0.25, TestAccuracy: &acc, Members: 5, BytesIn: 1000, BytesOut: 2000, Rejected: 3,
+		Neighbors: []NeighborStatus{{PeerID: "12D3KooWA", RTTms: 1.5}, {PeerID: "12D3KooWB", RTTms: 80}}}
+	var b bytes.Buffer
+	st.WritePrometheus(&b)
+	text := b.String()
+	for _, want := range []string{
+		"gradmesh_round 12\n", "gradmesh_test_accuracy 0.93\n", "gradmesh_neighbors 2\n",
+		"gradmesh_bytes_in_total 1000\n", "gradmesh_rejected_messages_total 3\n",
+		`gradmesh_neighbor_rtt_seconds{peer="12D3KooWB"} 0.08` + "\n",
+		"# TYPE gradmesh_bytes_out_total counter\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	sample := regexp.MustCompile(`^[a-z_]+(\{peer="[^"]+"\})? [-0-9.e+]+$`)
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		if !strings.HasPrefix(line, "# ") && !sample.MatchString(line) {
+			t.Errorf("not a Prometheus sample line: %q", line)
+		}
+	}
+	st.TestAccuracy = nil
+	b.Reset()
+	st.WritePrometheus(&b)
+	if strings.Contains(b.String(), "gradmesh_test_accuracy") {
+		t.Error("a peer that was never evaluated reports a test accuracy")
+	}
+}
