@@ -293,8 +293,8 @@ func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 		}
 		perRound := float64(in) / float64(rounds)
 		limit := 1.25 * float64(len(lp.sum.Neighbors)) * float64(payload)
-		t.Logf("peer %d: %d neighbors, %.0f B in per round (limit %.0f, one vector %d B), %d neighbor changes, %d rounds published",
-			i, len(lp.sum.Neighbors), perRound, limit, payload, lp.sum.NeighborChanges, lp.sum.Published)
+		t.Logf("peer %d: %d neighbors, %.0f B in per round = %.3f × neighbors × vector (%d B); %d neighbor changes, %d rounds published",
+			i, len(lp.sum.Neighbors), perRound, perRound/float64(len(lp.sum.Neighbors)*payload), payload, lp.sum.NeighborChanges, lp.sum.Published)
 		if len(lp.sum.Neighbors) > degree || len(lp.sum.Neighbors) == 0 {
 			t.Errorf("peer %d has %d neighbors, want 1..%d", i, len(lp.sum.Neighbors), degree)
 		}
