@@ -383,11 +383,25 @@ func (p *Peer) finishRound(ctx context.Context, r training.RoundResult) {
 	}
 }
 
+// evaluateNow scores the current model on the compute goroutine, the only
+// one that may call Evaluate (a periodic evaluation may still be running).
 func (p *Peer) evaluateNow(ctx context.Context) training.Evaluation {
 	if p.cfg.Evaluate == nil {
 		return training.Evaluation{}
 	}
-	return p.cfg.Evaluate(p.node.Params())
+	params := p.node.Params()
+	done := make(chan training.Evaluation, 1)
+	select {
+	case p.jobs <- func() { done <- p.cfg.Evaluate(params) }:
+	case <-ctx.Done():
+		return training.Evaluation{}
+	}
+	select {
+	case ev := <-done:
+		return ev
+	case <-ctx.Done():
+		return training.Evaluation{}
+	}
 }
 
 // armDeadline bounds the new round: four times the recent round time, at

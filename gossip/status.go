@@ -123,6 +123,7 @@ func (s *stats) forget(id peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.rtt, id)
+	delete(s.mixed, id) // /status lists current neighbors only
 }
 
 func (s *stats) noteIn(n int)  { s.mu.Lock(); s.in += int64(n); s.mu.Unlock() }
