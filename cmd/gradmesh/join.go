@@ -21,6 +21,7 @@ import (
 
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/p2p"
+	"github.com/gradmesh/gradmesh/sims"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -31,39 +32,26 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 type joinFlags struct {
-	key, run, dataset, dataDir, model, partition, shard, schedule, optimizer, mix string
-	statusAddr, out, allowFile                                                    string
-	listen, bootstrap                                                             stringList
-	rounds, batch, degree, evalEvery, minPeers                                    int
-	lr, momentum, weightDecay, testFraction                                       float64
-	seed                                                                          uint64
-	noMDNS, relayService                                                          bool
-	roundTimeout                                                                  time.Duration
+	learn                               sims.Spec // dataset, model and optimizer flags shared with sim
+	key, run, shard, statusAddr, out    string
+	allowFile                           string
+	listen, bootstrap                   stringList
+	rounds, degree, evalEvery, minPeers int
+	noMDNS, relayService                bool
+	roundTimeout                        time.Duration
 }
 
 func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f joinFlags
+	f := joinFlags{learn: sims.DefaultSpec()}
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	addTrainingFlags(fs, &f.learn)
 	fs.StringVar(&f.key, "key", "gradmesh.key", "peer identity file (created with mode 0600 if missing)")
 	fs.Var(&f.listen, "listen", "multiaddr to listen on (repeatable; default TCP and QUIC on all interfaces, random ports)")
 	fs.Var(&f.bootstrap, "bootstrap", "multiaddr of any mesh peer, with /p2p/ID (repeatable)")
 	fs.StringVar(&f.run, "run", "default", "training run name: peers of one run train one model")
-	fs.StringVar(&f.dataset, "dataset", "digits", "data: digits (embedded)|mnist (with --data-dir)|csv:PATH")
-	fs.StringVar(&f.dataDir, "data-dir", "", "directory of IDX files named like MNIST's")
-	fs.StringVar(&f.model, "model", "mlp:64", "model: softmax|mlp:H1[,H2...] (every peer of a run must use the same)")
-	fs.StringVar(&f.partition, "partition", "iid", "how --shard carves the data: iid|dirichlet:ALPHA|shards:K")
 	fs.StringVar(&f.shard, "shard", "", "I/N: train on partition I (0-based) of N, for demos where peers carve one data set")
 	fs.IntVar(&f.rounds, "rounds", 300, "rounds to train")
-	fs.IntVar(&f.batch, "batch", 16, "minibatch size of each local step")
-	fs.Float64Var(&f.lr, "lr", 0.1, "peak learning rate")
-	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate schedule: constant|cosine|step:EVERY:GAMMA")
-	fs.StringVar(&f.optimizer, "optimizer", "sgd", "local optimizer: sgd|adam")
-	fs.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
-	fs.Float64Var(&f.weightDecay, "weight-decay", 0, "weight decay")
-	fs.StringVar(&f.mix, "mix", "atc", "atc (step, then mix) or cta (mix while stepping)")
-	fs.Uint64Var(&f.seed, "seed", 1, "seed for the data split, partition and initial model (same on every peer of a run)")
-	fs.Float64Var(&f.testFraction, "test-fraction", 0.2, "held-out fraction for data sets without a test split")
 	fs.IntVar(&f.degree, "degree", 4, "neighbors to mix with")
 	fs.IntVar(&f.minPeers, "min-peers", 1, "other peers of the run to wait for before the first round (when a mesh starts together, its size − 1)")
 	fs.DurationVar(&f.roundTimeout, "round-timeout", 5*time.Second, "longest a round waits for slow or dead neighbors")
@@ -106,8 +94,8 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if f.rounds < 1 {
 		return nil, fmt.Errorf("--rounds %d: want ≥ 1", f.rounds)
 	}
-	if f.batch < 1 {
-		return nil, fmt.Errorf("--batch %d: want ≥ 1", f.batch)
+	if f.learn.Batch < 1 {
+		return nil, fmt.Errorf("--batch %d: want ≥ 1", f.learn.Batch)
 	}
 	if f.degree < 1 {
 		return nil, fmt.Errorf("--degree %d: want ≥ 1", f.degree)
@@ -115,15 +103,15 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if f.minPeers < 1 {
 		return nil, fmt.Errorf("--min-peers %d: want ≥ 1", f.minPeers)
 	}
-	if f.mix != "atc" && f.mix != "cta" {
-		return nil, fmt.Errorf("--mix %q: want atc or cta", f.mix)
+	if f.learn.Mix != "atc" && f.learn.Mix != "cta" {
+		return nil, fmt.Errorf("--mix %q: want atc or cta", f.learn.Mix)
 	}
-	train, test, err := training.LoadDataset(f.dataset, f.dataDir, f.testFraction, f.seed)
+	train, test, err := training.LoadDataset(f.learn.Dataset, f.learn.DataDir, f.learn.TestFraction, f.learn.Seed)
 	if err != nil {
 		return nil, err
 	}
 	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine}
-	if f.mix == "cta" {
+	if f.learn.Mix == "cta" {
 		s.order = training.CombineThenAdapt
 	}
 	if f.shard != "" {
@@ -131,22 +119,22 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 		if err != nil {
 			return nil, err
 		}
-		parts, err := training.Partition(f.partition, train.Y, train.Classes, n, f.seed)
+		parts, err := training.Partition(f.learn.Partition, train.Y, train.Classes, n, f.learn.Seed)
 		if err != nil {
 			return nil, err
 		}
 		s.train = train.Subset(parts[i])
 		s.weight = float64(len(parts[i])) * float64(n) / float64(train.Len())
 	}
-	if s.model, err = training.ParseModel(f.model, train.Dim, train.Classes); err != nil {
+	if s.model, err = training.ParseModel(f.learn.Model, train.Dim, train.Classes); err != nil {
 		return nil, err
 	}
 	s.init = make([]float32, s.model.NumParams())
-	s.model.Init(s.init, rand.New(rand.NewPCG(f.seed, 0x696e6974)))
-	if s.schedule, err = training.ParseSchedule(f.schedule, f.lr, 0, f.rounds); err != nil {
+	s.model.Init(s.init, rand.New(rand.NewPCG(f.learn.Seed, 0x696e6974)))
+	if s.schedule, err = training.ParseSchedule(f.learn.Schedule, f.learn.LR, f.learn.Warmup, f.rounds); err != nil {
 		return nil, err
 	}
-	s.optimizer = training.OptimizerConfig{Kind: f.optimizer, Momentum: f.momentum, WeightDecay: f.weightDecay}
+	s.optimizer = training.OptimizerConfig{Kind: f.learn.Optimizer, Momentum: f.learn.Momentum, Nesterov: f.learn.Nesterov, WeightDecay: f.learn.WeightDecay}
 	if err := s.optimizer.Validate(); err != nil {
 		return nil, err
 	}
@@ -213,7 +201,7 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(f.seed, uint64(time.Now().UnixNano()))) // batches differ per peer and per start
+	rng := rand.New(rand.NewPCG(f.learn.Seed, uint64(time.Now().UnixNano()))) // batches differ per peer and per start
 	sampler := training.NewBatchSampler(s.train.Len(), rng)
 	stepModel, evalModel := s.model.Clone(), s.model.Clone()
 	var idx []int
@@ -231,12 +219,12 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 		RTT: h.RTT, Run: f.run, ModelSpec: s.model.Spec(), Init: s.init, Optimizer: s.optimizer,
 		Schedule: s.schedule, Rounds: f.rounds, DataWeight: s.weight, Order: s.order,
 		Step: func(params, grad []float32) float64 {
-			idx = sampler.Next(idx[:0], f.batch)
+			idx = sampler.Next(idx[:0], f.learn.Batch)
 			bx, by = s.train.Batch(idx, bx, by)
 			return stepModel.LossGrad(params, grad, bx, by)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
-		EvalEvery: f.evalEvery, Batch: f.batch, Degree: f.degree, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
+		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Degree: f.degree, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
 	})
 	if err != nil {
 		return err
