@@ -40,11 +40,9 @@ func (hb *Heartbeat) Marshal() []byte {
 	binary.LittleEndian.PutUint16(b[48:50], hb.Degree)
 	binary.LittleEndian.PutUint32(b[52:56], math.Float32bits(hb.DataWeight))
 	binary.LittleEndian.PutUint32(b[56:60], math.Float32bits(hb.SamplesPerSec))
-	binary.LittleEndian.PutUint32(b[60:64], crc32.Checksum(b[:60], castagnoli))
+	binary.LittleEndian.PutUint32(b[60:64], crc32.Checksum(b[:60], crcTable))
 	return b
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // UnmarshalHeartbeat decodes and checks a heartbeat for the given run and model.
 func UnmarshalHeartbeat(b []byte, run, model [16]byte) (*Heartbeat, error) {
@@ -54,7 +52,7 @@ func UnmarshalHeartbeat(b []byte, run, model [16]byte) (*Heartbeat, error) {
 	if [4]byte(b[0:4]) != heartbeatMagic || b[4] != WireVersion {
 		return nil, fmt.Errorf("%w: heartbeat magic or version", ErrMalformed)
 	}
-	if crc32.Checksum(b[:60], castagnoli) != binary.LittleEndian.Uint32(b[60:64]) {
+	if crc32.Checksum(b[:60], crcTable) != binary.LittleEndian.Uint32(b[60:64]) {
 		return nil, fmt.Errorf("%w: heartbeat", ErrChecksum)
 	}
 	hb := &Heartbeat{

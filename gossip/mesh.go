@@ -41,6 +41,11 @@ func (p *Peer) members() map[string]peer.ID {
 // a full vector from, a peer that is not really a neighbor.
 func (p *Peer) updateNeighbors(ctx context.Context, force bool) {
 	members := p.members()
+	for id := range p.heard { // departed members no longer count toward the mesh's round
+		if _, ok := members[id.String()]; !ok {
+			delete(p.heard, id)
+		}
+	}
 	want := topology.CirculantNeighbors(p.self.String(), slices.Collect(maps.Keys(members)), p.cfg.Degree)
 	if !force && !slices.Equal(want, p.proposed) {
 		p.proposed = want
