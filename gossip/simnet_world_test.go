@@ -1,0 +1,178 @@
+package gossip_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/x/simlibp2p"
+	"github.com/marcopolo/simnet"
+
+	"github.com/gradmesh/gradmesh/topology"
+)
+
+// simWorld is a simulated network of real libp2p hosts: each host speaks
+// QUIC over a simnet endpoint, and every packet from host i to host j waits
+// RTT(i, j)/2 of the current latency matrix, plus the queueing of both
+// hosts' rate-limited links. Create it inside a synctest bubble: time is
+// then virtual, and a run of many virtual minutes costs seconds of wall time.
+type simWorld struct {
+	net   *simnet.Simnet
+	hosts []host.Host
+	// rtt is the matrix packets are delayed by, row = sender, ms; swapped
+	// whole to move peers (mobility) while the network runs.
+	rtt    atomic.Pointer[topology.LatencyMatrix]
+	byIP   map[[4]byte]int // host address -> row of rtt
+	misses atomic.Int64    // packets between addresses that are no host
+}
+
+// simLink is each host's access link: both directions at this rate.
+type simLink struct {
+	BitsPerSec int
+}
+
+// newSimWorld starts one host per row of rtt, with identities drawn from
+// seed so that peer IDs, and with them every ID-ordered choice, repeat from
+// run to run. Hosts listen on /ip4/<public test address>/udp/8000/quic-v1.
+func newSimWorld(t *testing.T, rtt *topology.LatencyMatrix, link simLink, seed uint64) *simWorld {
+	t.Helper()
+	if err := checkRTT(rtt); err != nil {
+		t.Fatal(err)
+	}
+	w := &simWorld{byIP: map[[4]byte]int{}}
+	w.rtt.Store(rtt)
+	w.net = &simnet.Simnet{LatencyFunc: w.latency, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	settings := simnet.NodeBiDiLinkSettings{
+		Downlink: simnet.LinkSettings{BitsPerSecond: link.BitsPerSec},
+		Uplink:   simnet.LinkSettings{BitsPerSecond: link.BitsPerSec},
+	}
+	keys := rand.NewChaCha8(seedBytes(seed))
+	for i := range rtt.N {
+		ip := simnet.IntToPublicIPv4(i)
+		w.byIP[[4]byte(ip.To4())] = i
+		key, _, err := crypto.GenerateEd25519Key(keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := libp2p.New(
+			libp2p.Identity(key),
+			libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
+			libp2p.NoTransports, libp2p.Transport(libp2pquic.NewTransport),
+			simlibp2p.QUICSimnet(w.net, settings),
+			// Identify's address discovery stalls synctest (it is off in
+			// simlibp2p too); the hosts' listen addresses are all we need.
+			libp2p.DisableIdentifyAddressDiscovery(),
+			libp2p.ResourceManager(&network.NullResourceManager{}),
+			libp2p.DisableMetrics(),
+		)
+		if err != nil {
+			t.Fatalf("host %d: %v", i, err)
+		}
+		w.hosts = append(w.hosts, h)
+	}
+	w.net.Start()
+	return w
+}
+
+func seedBytes(seed uint64) [32]byte {
+	var b [32]byte
+	for i := range 8 {
+		b[i] = byte(seed >> (8 * i))
+	}
+	return b
+}
+
+// checkRTT refuses a matrix the network cannot delay packets by.
+func checkRTT(m *topology.LatencyMatrix) error {
+	if m == nil || m.N < 2 || len(m.MS) != m.N*m.N {
+		return fmt.Errorf("simulated network: need an N×N RTT matrix with N ≥ 2")
+	}
+	for i := range m.N {
+		for j := range m.N {
+			if v := m.At(i, j); i != j && !(v >= 0 && v < math.Inf(1)) {
+				return fmt.Errorf("simulated network: RTT from node %d to %d is %v ms, want a finite value ≥ 0", i, j, v)
+			}
+		}
+	}
+	return nil
+}
+
+// latency is the simnet's per-packet one-way delay: half the sender's
+// measured RTT to the receiver, as the algorithm-level simulator charges.
+func (w *simWorld) latency(p *simnet.Packet) time.Duration {
+	from, okFrom := w.index(p.From)
+	to, okTo := w.index(p.To)
+	if !okFrom || !okTo {
+		w.misses.Add(1)
+		return 0
+	}
+	ms := w.rtt.Load().At(from, to) / 2
+	return time.Duration(ms * float64(time.Millisecond))
+}
+
+func (w *simWorld) index(a net.Addr) (int, bool) {
+	u, ok := a.(*net.UDPAddr)
+	if !ok || u.IP.To4() == nil {
+		return 0, false
+	}
+	i, ok := w.byIP[[4]byte(u.IP.To4())]
+	return i, ok
+}
+
+// setRTT replaces the latency matrix for packets sent from now on; it must
+// have the same size.
+func (w *simWorld) setRTT(m *topology.LatencyMatrix) error {
+	if err := checkRTT(m); err != nil {
+		return err
+	}
+	if m.N != len(w.hosts) {
+		return fmt.Errorf("simulated network: new RTT matrix has %d nodes, the network %d hosts", m.N, len(w.hosts))
+	}
+	w.rtt.Store(m)
+	return nil
+}
+
+// connectAll dials every pair once, all at the same time, as the DHT
+// rendezvous eventually does on a live mesh, so each host sees all others
+// as run members.
+func (w *simWorld) connectAll(ctx context.Context) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for i, a := range w.hosts {
+		for j, b := range w.hosts[i+1:] {
+			wg.Go(func() {
+				if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("simulated network: host %d dialing host %d: %w", i, i+1+j, err))
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// close shuts the hosts, then the network, so no packet is left in flight.
+func (w *simWorld) close() {
+	for _, h := range w.hosts {
+		_ = h.Close()
+	}
+	w.net.Close()
+}
