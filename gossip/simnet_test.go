@@ -2,12 +2,16 @@ package gossip_test
 
 import (
 	"context"
+	"math"
+	"os"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
+	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/topology"
 )
 
@@ -40,4 +44,125 @@ func TestSimWorldDelaysPacketsByTheMatrix(t *testing.T) {
 			t.Errorf("%d packets between unknown addresses", n)
 		}
 	})
+}
+
+// simnetPeers is how many peers the PlanetLab runs place: 16, or the
+// value of GRADMESH_SIMNET_PEERS (2 to 490) for a bigger or smaller sample.
+func simnetPeers(t *testing.T) int {
+	v := os.Getenv("GRADMESH_SIMNET_PEERS")
+	if v == "" {
+		return 16
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 || n > 490 {
+		t.Fatalf("GRADMESH_SIMNET_PEERS=%q: want a peer count from 2 to 490 (PlanetLab has 490 nodes)", v)
+	}
+	return n
+}
+
+// TestSimnetMeshTrainsOnPlanetLab runs live gradmesh peers (real libp2p
+// hosts, QUIC, gossipsub, the peer runtime of peer.go) on 16 PlanetLab
+// nodes over a simulated network, in virtual time. D-PSGD must reach 0.90
+// mean test accuracy on digits; the live RTT measurements must match the
+// matrix; and the steady round time must be what the max-plus recurrence
+// of synchronous D-PSGD gives on the overlay the peers chose, plus at most
+// the time to push the vectors through the links. It logs the virtual time
+// to the target and per round.
+func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
+	if testing.Short() {
+		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
+	}
+	peers := simnetPeers(t)
+	run := simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, Degree: 4, EvalEvery: 20, Seed: 1,
+		PeerFLOPS: 10e9, Link: simLink{BitsPerSec: 100e6}}
+	rtt, nodes := sampleRTT(t, peers, run.Seed)
+	data := newSimData(t, run, peers)
+	var out *simOutcome
+	wallStart := time.Now()
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, rtt, run.Link, run.Seed)
+		defer w.close()
+		out = runSimMesh(t, w, data)
+		if n := w.misses.Load(); n != 0 {
+			t.Errorf("%d packets between unknown addresses", n)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	pts, err := out.curve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d peers on PlanetLab nodes %v; wall time %v; round 0 began %.3f s virtual after the hosts started",
+		peers, nodes, time.Since(wallStart).Round(time.Millisecond), out.start.Sub(out.begun).Seconds())
+	for _, p := range pts {
+		t.Logf("round %3d at %8.3f s virtual: accuracy mean %.4f min %.4f", p.Round, p.Virtual.Seconds(), p.AccuracyMean, p.AccuracyMin)
+	}
+	const target = 0.90
+	hit, ok := timeToTarget(pts, target)
+	if !ok {
+		t.Fatalf("mean accuracy never reached %.2f (final %.4f)", target, pts[len(pts)-1].AccuracyMean)
+	}
+	last := pts[len(pts)-1]
+	t.Logf("target %.2f reached at round %d, %.3f s virtual; %d rounds in %.3f s virtual, %.1f ms per round",
+		target, hit.Round, hit.Virtual.Seconds(), last.Round, last.Virtual.Seconds(), last.Virtual.Seconds()*1000/float64(last.Round))
+	for i, tr := range out.traces {
+		if tr.sum.FinalTestAccuracy < 0.85 {
+			t.Errorf("peer %d: final accuracy %.4f, want ≥ 0.85", i, tr.sum.FinalTestAccuracy)
+		}
+	}
+
+	// The peers see the network the matrix describes: QUIC's smoothed RTT
+	// lands within a couple of milliseconds (acknowledgement delays).
+	measured, matrix, err := out.neighborRTTs(run.Rounds/2, rtt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(measured) < peers {
+		t.Errorf("only %d neighbor RTTs measured by round %d", len(measured), run.Rounds/2)
+	}
+	worst := 0.0
+	for k := range measured {
+		worst = max(worst, math.Abs(measured[k]-matrix[k]))
+		if math.Abs(measured[k]-matrix[k]) > 2+0.02*matrix[k] {
+			t.Errorf("neighbor RTT measured %.3f ms, matrix %.3f ms", measured[k], matrix[k])
+		}
+	}
+	t.Logf("%d neighbor RTTs measured live, at most %.3f ms from the matrix", len(measured), worst)
+
+	// Rounds take what the network imposes and no more.
+	adj, err := out.overlay(run.Rounds / 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepSec := data.model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS
+	theory := steadyRoundTime(adj, func(from, to int) float64 { return stepSec + rtt.At(from, to)/2/1000 })
+	// Each vector crosses the sender's uplink behind up to degree−1 others
+	// and the receiver's downlink likewise.
+	push := 2 * float64(run.Degree) * float64(encodedVectorBytes(t, data.init)) * 8 / float64(run.Link.BitsPerSec)
+	from, to := run.Rounds/4, run.Rounds-1
+	var steady float64
+	for _, tr := range out.traces {
+		steady += tr.started[to].Sub(tr.started[from]).Seconds() / float64(to-from) / float64(len(out.traces))
+	}
+	t.Logf("steady round time %.3f ms; max-plus bound on the same overlay %.3f ms, plus at most %.3f ms to push vectors",
+		steady*1000, theory*1000, push*1000)
+	if steady < theory*0.999 || steady > theory+push+0.001 {
+		t.Errorf("steady round time %.3f ms, want %.3f to %.3f ms", steady*1000, theory*1000, (theory+push+0.001)*1000)
+	}
+}
+
+// encodedVectorBytes is the wire size of one parameter vector of init's length.
+func encodedVectorBytes(t *testing.T, init []float32) int {
+	t.Helper()
+	n := 0
+	for _, s := range gossip.Split(gossip.Shard{Encoding: gossip.EncodingFloat32}, init, gossip.ShardValues(256<<10)) {
+		b, err := gossip.AppendShard(nil, &s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b)
+	}
+	return n
 }
