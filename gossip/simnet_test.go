@@ -66,8 +66,9 @@ func simnetPeers(t *testing.T) int {
 // mean test accuracy on digits; the live RTT measurements must match the
 // matrix; and the steady round time must be what the max-plus recurrence
 // of synchronous D-PSGD gives on the overlay the peers chose, plus at most
-// the time to push the vectors through the links. It logs the virtual time
-// to the target and per round.
+// the time to push the vectors through the links. The algorithm-level
+// simulator (sims) on the same nodes, seeds and overlay must agree on
+// accuracy and pace. It logs the virtual time to the target and per round.
 func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
@@ -150,6 +151,40 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		steady*1000, theory*1000, push*1000)
 	if steady < theory*0.999 || steady > theory+push+0.001 {
 		t.Errorf("steady round time %.3f ms, want %.3f to %.3f ms", steady*1000, theory*1000, (theory+push+0.001)*1000)
+	}
+
+	// The algorithm-level simulator on the same overlay tells the same story:
+	// the same models (the same seeds and synchronous rounds, so only the
+	// few rounds a startup deadline cut short differ) at the same pace; the
+	// protocol runs later by the spread of its peers' start, which the
+	// algorithm-level simulator does not model (all its peers start at 0).
+	res := algorithmLevel(t, run, nodes, adj, target)
+	if len(res.Records) != len(pts) {
+		t.Fatalf("algorithm-level run has %d records, the protocol-level one %d points", len(res.Records), len(pts))
+	}
+	for k, r := range res.Records {
+		p := pts[k]
+		t.Logf("round %3d: protocol %7.3f s, accuracy %.4f; algorithm %7.3f s, accuracy %.4f",
+			r.Round, p.Virtual.Seconds(), p.AccuracyMean, r.VirtualSeconds, r.AccuracyMean)
+		if math.Abs(p.AccuracyMean-r.AccuracyMean) > 0.01 {
+			t.Errorf("round %d: mean accuracy %.4f in the protocol-level run, %.4f in the algorithm-level one", r.Round, p.AccuracyMean, r.AccuracyMean)
+		}
+	}
+	algoPerRound := res.VirtualSeconds / float64(run.Rounds)
+	protoPerRound := (last.Virtual - pts[0].Virtual).Seconds() / float64(run.Rounds)
+	t.Logf("per round: protocol %.3f ms, algorithm %.3f ms (ratio %.4f); round 0 spread over %.3f s of peer starts",
+		protoPerRound*1000, algoPerRound*1000, protoPerRound/algoPerRound, pts[0].Virtual.Seconds())
+	if r := protoPerRound / algoPerRound; r < 0.98 || r > 1.05 {
+		t.Errorf("protocol-level rounds take %.4f× the algorithm-level ones, want 0.98 to 1.05", r)
+	}
+	if res.VirtualSecondsToTarget == nil {
+		t.Fatalf("the algorithm-level run never reached %.2f", target)
+	}
+	ratio := hit.Virtual.Seconds() / *res.VirtualSecondsToTarget
+	t.Logf("time to %.2f: protocol %.3f s, algorithm %.3f s, ratio %.3f", target, hit.Virtual.Seconds(), *res.VirtualSecondsToTarget, ratio)
+	if ratio < 0.98 || ratio > 1.15 {
+		t.Errorf("time to target: protocol-level %.3f s is %.3f× the algorithm-level %.3f s, want 0.98 to 1.15",
+			hit.Virtual.Seconds(), ratio, *res.VirtualSecondsToTarget)
 	}
 }
 

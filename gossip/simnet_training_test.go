@@ -311,17 +311,19 @@ func minKey(m map[int]time.Time) int {
 	return first
 }
 
+// planetLabPath is the shared 490-node PlanetLab RTT matrix (ms, row = sender).
+const planetLabPath = "../../shared/data/rtt/planetlab-490.tsv"
+
 // sampleRTT loads the PlanetLab matrix and picks n of its nodes with the
 // seeded draw the algorithm-level simulator uses (sims.MatrixNetwork), so
 // both worlds place their peers on the same nodes. It skips the test when
 // the shared data is absent.
 func sampleRTT(t *testing.T, n int, seed uint64) (*topology.LatencyMatrix, []int) {
 	t.Helper()
-	const path = "../../shared/data/rtt/planetlab-490.tsv"
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("PlanetLab RTT matrix not found at %s (shared test data): %v", path, err)
+	if _, err := os.Stat(planetLabPath); err != nil {
+		t.Skipf("PlanetLab RTT matrix not found at %s (shared test data beside the project): %v", planetLabPath, err)
 	}
-	m, err := topology.ReadLatencyMatrix(path)
+	m, err := topology.ReadLatencyMatrix(planetLabPath)
 	if err != nil {
 		t.Fatal(err)
 	}

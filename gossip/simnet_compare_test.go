@@ -1,0 +1,63 @@
+package gossip_test
+
+// This file runs the algorithm-level simulator beside the protocol-level one.
+// Importing sims from a test of gossip is the one exception to "nothing
+// imports sims but cmd": it is an external test package, so gossip itself
+// still does not depend on sims, and comparing the two worlds run for run is
+// what the design's "one algorithm, three worlds" asks of these tests.
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/gradmesh/gradmesh/sims"
+	"github.com/gradmesh/gradmesh/topology"
+)
+
+// algorithmLevel runs the same experiment in the algorithm-level simulator:
+// same data, shards, seeds, model, schedule, PlanetLab nodes, link rate and
+// step price, on the overlay adj (by host index). It fails the test if sims
+// would place the peers on other nodes than nodes.
+func algorithmLevel(t *testing.T, run simRun, nodes []int, adj [][]int, target float64) *sims.Result {
+	t.Helper()
+	spec := sims.DefaultSpec()
+	spec.Peers, spec.Topology, spec.Model, spec.Rounds, spec.Batch, spec.LR = len(nodes), "ring", run.Model, run.Rounds, run.Batch, run.LR
+	spec.Schedule, spec.Optimizer, spec.Momentum, spec.Mix, spec.Partition, spec.Weighting = "cosine", "sgd", 0.9, "atc", "iid", "samples"
+	spec.Seed, spec.LatencyMatrix, spec.EvalEvery, spec.EvalSamples, spec.TestFraction = run.Seed, planetLabPath, run.EvalEvery, 0, 0.2
+	spec.BandwidthMbps, spec.PeerGFLOPS, spec.TargetAccuracy = float64(run.Link.BitsPerSec)/1e6, run.PeerFLOPS/1e9, target
+	e, err := spec.Prepare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := topology.ReadLatencyMatrix(planetLabPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.FillUnknown()
+	if _, simNodes, err := sims.MatrixNetwork(m, len(nodes), 1, run.Seed); err != nil || !slices.Equal(simNodes, nodes) {
+		t.Fatalf("sims places the peers on nodes %v (err %v), the protocol-level run on %v", simNodes, err, nodes)
+	}
+	var edges [][2]int
+	for i, nb := range adj {
+		for _, j := range nb {
+			if i < j {
+				edges = append(edges, [2]int{i, j})
+			}
+		}
+	}
+	if e.Graph, err = topology.FromEdges(len(nodes), edges); err != nil {
+		t.Fatal(err)
+	}
+	e.Mixing = topology.Metropolis(e.Graph)
+	gap, _, err := topology.SpectralGap(e.Mixing.Dense(e.Graph))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SpectralGap = &gap
+	res, err := e.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
