@@ -83,3 +83,41 @@ func TestSimulationOnAnEdgeNetwork(t *testing.T) {
 		t.Fatalf("edge rates: %g virtual s, unlimited links: %g; want the rates to cost time", limited.VirtualSeconds, free.VirtualSeconds)
 	}
 }
+
+// BenchmarkSimulatorOnEdge runs D-PSGD over the urban 6G preset with each
+// device's own uplink and downlink and again with unlimited links, and
+// reports virtual milliseconds per round beside the wall time: what the
+// devices' rates cost the training, and what the link queues cost the
+// simulator.
+func BenchmarkSimulatorOnEdge(b *testing.B) {
+	for _, links := range []string{"device-rates", "unlimited"} {
+		b.Run("urban-6g/peers=300/mlp:64/rounds=20/links="+links, func(b *testing.B) {
+			c := topology.EdgeUrban6G()
+			c.Devices = 300
+			en, err := topology.GenerateEdge(c, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s := DefaultSpec()
+			s.Peers, s.Model, s.Rounds, s.Topology = 300, "mlp:64", 20, "exponential"
+			var virtual float64
+			for b.Loop() {
+				e, err := s.Prepare()
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.Network = NetworkFromEdge(en)
+				if links == "unlimited" {
+					e.Network.UplinkBitsPerSec, e.Network.DownlinkBitsPerSec = nil, nil
+				}
+				res, err := e.Run(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
+				virtual = res.VirtualSeconds
+			}
+			b.ReportMetric(virtual/float64(s.Rounds)*1000, "virtual-ms/round")
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
+		})
+	}
+}

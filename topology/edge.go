@@ -78,7 +78,10 @@ func GenerateEdge(cfg EdgeConfig, seed uint64) (*EdgeNetwork, error) {
 	}
 	cfg.Classes = slices.Clone(cfg.Classes)
 	rng := rand.New(rand.NewPCG(seed, edgePlacementStream))
-	en := &EdgeNetwork{cfg: cfg}
+	hop := cfg.Backhaul.HopDelay.Seconds()
+	en := &EdgeNetwork{cfg: cfg, hopSeconds: hop,
+		// site, aggregation switches, hub, aggregation switches, site
+		viaHubSeconds: float64(3+2*cfg.Backhaul.AggregationHops) * hop}
 	en.placeSites(rng)
 	en.placeHubs(rng)
 	en.placeDevices(rng)
@@ -106,9 +109,6 @@ func (en *EdgeNetwork) placeSites(rng *rand.Rand) {
 func (en *EdgeNetwork) placeHubs(rng *rand.Rand) {
 	b := en.cfg.Backhaul
 	hop := b.HopDelay.Seconds()
-	en.hopSeconds = hop
-	// site, aggregation switches, hub, aggregation switches, site
-	en.viaHubSeconds = float64(3+2*b.AggregationHops) * hop
 	nearest := make([]float64, len(en.sites)) // distance to the closest hub chosen so far
 	for s := range nearest {
 		nearest[s] = math.Inf(1)
@@ -273,7 +273,7 @@ func (en *EdgeNetwork) Matrix() *LatencyMatrix {
 	hubs := len(en.hubSite)
 	ms := make([]float64, n*n)
 	// Row by row, computing both halves: writing the mirror entry instead
-	// strides through memory and is several times slower at thousands of devices.
+	// strides through memory, which is slower at thousands of devices.
 	for i := range n {
 		row := ms[i*n : (i+1)*n]
 		si, ei, fi := en.site[i], edge[i], fiber[i]

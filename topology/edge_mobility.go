@@ -17,12 +17,12 @@ type EdgeHandover struct {
 // draws the next waypoint and speed. Each device draws from its own stream,
 // so its path does not depend on how Move's steps are cut.
 type deviceMotion struct {
-	rng        *rand.Rand // nil for a device that never moves
-	minKmPerS  float64
-	maxKmPerS  float64
-	speedKmPS  float64
-	waypoint   EdgePosition
-	areaSideKm float64
+	rng         *rand.Rand // nil for a device that never moves
+	minKmPerSec float64
+	maxKmPerSec float64
+	kmPerSec    float64 // speed on the current leg
+	waypoint    EdgePosition
+	areaSideKm  float64
 }
 
 func newDeviceMotion(cfg EdgeConfig, cl EdgeAccessClass, seed uint64, device int) deviceMotion {
@@ -30,10 +30,10 @@ func newDeviceMotion(cfg EdgeConfig, cl EdgeAccessClass, seed uint64, device int
 		return deviceMotion{}
 	}
 	m := deviceMotion{
-		rng:        rand.New(rand.NewPCG(seed, edgeMobilityStream+uint64(device))),
-		minKmPerS:  cl.SpeedMin / 1000,
-		maxKmPerS:  cl.SpeedMax / 1000,
-		areaSideKm: cfg.AreaKm,
+		rng:         rand.New(rand.NewPCG(seed, edgeMobilityStream+uint64(device))),
+		minKmPerSec: cl.SpeedMin / 1000,
+		maxKmPerSec: cl.SpeedMax / 1000,
+		areaSideKm:  cfg.AreaKm,
 	}
 	m.nextLeg()
 	return m
@@ -41,14 +41,14 @@ func newDeviceMotion(cfg EdgeConfig, cl EdgeAccessClass, seed uint64, device int
 
 func (m *deviceMotion) nextLeg() {
 	m.waypoint = EdgePosition{m.rng.Float64() * m.areaSideKm, m.rng.Float64() * m.areaSideKm}
-	m.speedKmPS = m.minKmPerS + m.rng.Float64()*(m.maxKmPerS-m.minKmPerS)
+	m.kmPerSec = m.minKmPerSec + m.rng.Float64()*(m.maxKmPerSec-m.minKmPerSec)
 }
 
 // advance returns where a device at p is after seconds of travel.
 func (m *deviceMotion) advance(p EdgePosition, seconds float64) EdgePosition {
 	for seconds > 0 {
 		d := p.distKm(m.waypoint)
-		need := d / m.speedKmPS
+		need := d / m.kmPerSec
 		if need > seconds {
 			f := seconds / need
 			return EdgePosition{p.X + (m.waypoint.X-p.X)*f, p.Y + (m.waypoint.Y-p.Y)*f}
@@ -63,6 +63,8 @@ func (m *deviceMotion) advance(p EdgePosition, seconds float64) EdgePosition {
 // re-attaches each one that is now clearly closer to another site (by the
 // config's HandoverMargin), and returns those handovers in device order.
 // Devices whose class has no speed stay where they are, on their site.
+// Besides handovers, moving changes a device's radio propagation to its site
+// a little (3.3 µs per km).
 func (en *EdgeNetwork) Move(dt time.Duration) ([]EdgeHandover, error) {
 	if dt < 0 {
 		return nil, fmt.Errorf("topology: edge network cannot move back in time (dt %v)", dt)
