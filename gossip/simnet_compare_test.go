@@ -17,7 +17,7 @@ import (
 
 // algorithmLevel runs the same experiment in the algorithm-level simulator:
 // same data, shards, seeds, model, schedule, PlanetLab nodes, link rate and
-// step price, on the overlay adj (by host index). It fails the test if sims
+// step price, uplink and downlink rates, on the overlay adj (by host index). It fails the test if sims
 // would place the peers on other nodes than nodes.
 func algorithmLevel(t *testing.T, run simRun, nodes []int, adj [][]int, target float64) *sims.Result {
 	t.Helper()
@@ -38,6 +38,9 @@ func algorithmLevel(t *testing.T, run simRun, nodes []int, adj [][]int, target f
 	if _, simNodes, err := sims.MatrixNetwork(m, len(nodes), 1, run.Seed); err != nil || !slices.Equal(simNodes, nodes) {
 		t.Fatalf("sims places the peers on nodes %v (err %v), the protocol-level run on %v", simNodes, err, nodes)
 	}
+	// simnet rate-limits both directions of each host's link; sims' matrix
+	// network limits only uplinks unless told otherwise.
+	e.Network.DownlinkBitsPerSec = slices.Clone(e.Network.UplinkBitsPerSec)
 	var edges [][2]int
 	for i, nb := range adj {
 		for _, j := range nb {
