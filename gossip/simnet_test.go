@@ -83,7 +83,7 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newSimWorld(t, rtt, run.Link, run.Seed)
 		defer w.close()
-		out = runSimMesh(t, w, data)
+		out = runSimMesh(t, w, data, nil)
 		if n := w.misses.Load(); n != 0 {
 			t.Errorf("%d packets between unknown addresses", n)
 		}

@@ -77,7 +77,7 @@ type peerTrace struct {
 	mu      sync.Mutex
 	started map[int]time.Time     // round -> when its local step began
 	models  map[int][]float32     // round k -> model at the start of round k, every EvalEvery rounds
-	status  map[int]gossip.Status // round k -> the peer's status then, every EvalEvery rounds
+	status  map[int]gossip.Status // round -> the peer's status when it began the round
 	ended   time.Time             // when Run returned
 	sum     *gossip.Summary
 	err     error
@@ -90,9 +90,9 @@ func (tr *peerTrace) noteStep(p *gossip.Peer, round int, params []float32, keep 
 		return // a round retried after a catch-up: its first start counts
 	}
 	tr.started[round] = time.Now()
+	tr.status[round] = p.Status()
 	if keep {
 		tr.models[round] = slices.Clone(params)
-		tr.status[round] = p.Status()
 	}
 }
 
@@ -104,9 +104,14 @@ type simOutcome struct {
 	start  time.Time // the first local step of round 0, on any peer
 }
 
+// atRound runs each function once, when the first peer begins that round
+// (on that peer's compute goroutine, before its step): a way to change the
+// world at a known point of training.
+type atRound map[int]func()
+
 // runSimMesh trains one gradmesh peer per host of w until every peer has
 // finished its rounds. Call it inside the synctest bubble that made w.
-func runSimMesh(t *testing.T, w *simWorld, data *simData) *simOutcome {
+func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOutcome {
 	t.Helper()
 	n := len(w.hosts)
 	run := data.run
@@ -121,6 +126,13 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData) *simOutcome {
 		stepTime = time.Duration(data.model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS * float64(time.Second))
 	}
 	out := &simOutcome{data: data, traces: make([]*peerTrace, n), begun: time.Now()}
+	var fired sync.Map // round -> *sync.Once
+	fire := func(round int) {
+		if f, ok := events[round]; ok {
+			once, _ := fired.LoadOrStore(round, &sync.Once{})
+			once.(*sync.Once).Do(f)
+		}
+	}
 	peers := make([]*gossip.Peer, n)
 	for i, h := range w.hosts {
 		tr := &peerTrace{id: h.ID().String(), started: map[int]time.Time{}, models: map[int][]float32{},
@@ -146,6 +158,7 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData) *simOutcome {
 			DataWeight: float64(shard.Len()) * float64(n) / float64(data.train.Len()),
 			Step: func(params, grad []float32) float64 {
 				r := peers[self].Round()
+				fire(r)
 				tr.noteStep(peers[self], r, params, r%run.EvalEvery == 0)
 				idx = sampler.Next(idx[:0], run.Batch)
 				bx, by = shard.Batch(idx, bx, by)
