@@ -90,10 +90,12 @@ type Convergence struct {
 // before latencies changed): peers resume from the proposals it records,
 // matched by ID, so hysteresis applies.
 //
-// The overlay is returned even with an error: ErrNotConverged when the
-// proposals never settled, ErrDisconnected (with a hint) when peers fall
-// into components that never agree. The caller decides whether to run
-// anyway.
+// Bad input (no peers, empty or repeated IDs, a nil function, an invalid
+// config) returns a nil overlay and an error saying what is wrong. Two
+// errors come with the overlay, for the caller to decide whether to run
+// anyway: ErrNotConverged when the proposals never settled within 200
+// exchanges, and ErrDisconnected (with a hint) when peers fall into
+// components that never agree.
 func BuildOverlay(ids []string, est, rtt func(i, j int) time.Duration, cfg SelectConfig, prev *Overlay) (*Overlay, Convergence, error) {
 	return BuildOverlayFunc(ids, est, rtt, cfg, prev, nil)
 }
