@@ -139,10 +139,11 @@ func (v *View) Degree(id string) int {
 	return 0
 }
 
-// wouldAccept predicts whether target would accept a proposal from peer:
-// yes if target has not announced (nothing is known against it), already
-// accepts peer, or has room. It lets a proposer skip a full peer instead
-// of learning of the refusal a heartbeat later.
+// wouldAccept predicts whether target would accept a new proposal from
+// peer: yes if target has not announced (nothing is known against it) or
+// already accepts peer; otherwise only if it has more free places than
+// the reserve (see inboundReserve). It lets a proposer skip a full peer
+// instead of learning of the refusal a heartbeat later.
 //
 // A full peer counts as refusing even when peer would outrank its worst
 // inbound proposal and so displace it: displaced peers displace others in
@@ -156,5 +157,5 @@ func (v *View) wouldAccept(target, peer string) bool {
 		return true
 	}
 	acc := v.accepted[t]
-	return len(acc) < v.cfg.MaxDegree || slices.ContainsFunc(acc, func(l Link) bool { return l.ID == peer })
+	return v.cfg.MaxDegree-len(acc) > v.cfg.inboundReserve() || slices.ContainsFunc(acc, func(l Link) bool { return l.ID == peer })
 }

@@ -79,12 +79,20 @@ func TestViewWouldAccept(t *testing.T) {
 		{"h", "y", true},       // already accepted
 		{"h", "o", true},       // h's own proposal
 		{"h", "z", false},      // full: z would have to displace someone
-		{"x", "z", true},       // x has room
+		{"x", "z", false},      // x (h and r) keeps its last free place in reserve
+		{"o", "z", true},       // o (h) has two free places
 		{"unheard", "z", true}, // nothing known against it
 	}
 	for _, c := range cases {
 		if got := v.wouldAccept(c.target, c.peer); got != c.want {
 			t.Errorf("wouldAccept(%s, %s) = %v, want %v", c.target, c.peer, got, c.want)
 		}
+	}
+	// With room for only one inbound link there is no reserve: x's last
+	// place is open.
+	tight := SelectConfig{Policy: PolicyLatency, Degree: 2, MaxDegree: 3}
+	u := NewView(tight, []Announcement{{From: "x", Proposals: []Link{{ID: "h"}}}, {From: "r", Proposals: []Link{{ID: "x"}}}})
+	if !u.wouldAccept("x", "z") {
+		t.Error("MaxDegree = Degree+1: a peer with one free place refuses")
 	}
 }
