@@ -4,7 +4,7 @@ BIN      ?= bin/gradmesh
 DATA     ?= ../shared/data
 BENCHTIME ?= 1x
 
-.PHONY: help build test check bench demo sim results fuzz clean
+.PHONY: help build test check bench demo sim results fuzz clean ptx
 
 help:
 	@echo "make build    build $(BIN)"
@@ -13,6 +13,7 @@ help:
 	@echo "make demo     six live peers on loopback train together and print their accuracy"
 	@echo "make sim      run the default simulation (16 peers, D-PSGD, embedded digits)"
 	@echo "make results  reproduce the README's result tables (needs $(DATA))"
+	@echo "make ptx      regenerate gpu/cuda/kernels.ptx from kernels.cu (needs nvcc, ptxas)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gradmesh
@@ -41,6 +42,12 @@ fuzz:
 
 results: build
 	./scripts/results.sh $(BIN) $(DATA)
+
+# The CUDA kernels ship as PTX so building gradmesh needs no toolkit; after
+# editing gpu/cuda/kernels.cu regenerate it (a test fails until you do).
+# NVCCFLAGS=-allow-unsupported-compiler helps when gcc is newer than nvcc.
+ptx:
+	./scripts/cuda_ptx.sh gpu/cuda/kernels.cu gpu/cuda/kernels.ptx
 
 clean:
 	rm -rf bin
