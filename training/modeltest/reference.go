@@ -147,3 +147,21 @@ func nanVector(n int) []float32 {
 	}
 	return v
 }
+
+// CompareEvaluate runs Evaluate of m and of the CPU model ref on the same
+// rows. It returns by how many rows m's count of correct predictions differs
+// from ref's, how many rows have near-tied top logits in the float64
+// reference (rounding may flip those, so up to that many differences are
+// fair), and the relative error of m's summed loss.
+func CompareEvaluate(m, ref training.Model, params, x []float32, y []int32) (correctDiff, ties int, lossErr float64) {
+	correct, lossSum := m.Evaluate(params, x, y)
+	wantCorrect, wantLoss := ref.Evaluate(params, x, y)
+	if mlp, ok := ref.(*training.MLP); ok {
+		ties = nearTies(referenceLogits(mlp.Sizes(), widen(params), x, len(y)))
+	}
+	correctDiff = correct - wantCorrect
+	if correctDiff < 0 {
+		correctDiff = -correctDiff
+	}
+	return correctDiff, ties, RelErr(lossSum, wantLoss)
+}
