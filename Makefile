@@ -52,8 +52,10 @@ ptx:
 
 # A test binary that runs on a GPU machine without Go:
 #   bin/gpu.test -test.run . -test.bench .   or   scripts/gpu_bench.sh
+# Without cgo (purego needs none) it asks nothing of the machine's glibc
+# version, so it runs on older distributions than the one it was built on.
 gpu-test:
-	$(GO) test -c -o bin/gpu.test ./gpu/cuda/
+	CGO_ENABLED=0 $(GO) test -c -o bin/gpu.test ./gpu/cuda/
 
 gpu-bench: gpu-test
 	./scripts/gpu_bench.sh bin/gpu.test

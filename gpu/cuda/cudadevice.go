@@ -23,13 +23,14 @@ type cudaDevice struct {
 	module  uintptr
 	fns     [numKernels]uintptr
 	args    *launchScratch
-	pinner  runtime.Pinner
 }
 
 // launchScratch holds what C reads through pointers during a call: kernel
 // argument values, the pointer array cuLaunchKernel takes, and SGEMM's alpha
-// and beta. It is pinned for the device's lifetime, so handing C pointers
-// into it follows cgo's pointer rules.
+// and beta. It is pinned for the duration of each call that hands C a
+// pointer to memory holding pointers, as cgo's pointer rules ask. (Pinned
+// for good, an abandoned Backend would make the runtime panic over a leaked
+// pin when the Pinner is collected.)
 type launchScratch struct {
 	vals        [maxKernelParams]uint64
 	ptrs        [maxKernelParams]unsafe.Pointer
@@ -44,7 +45,6 @@ func openDevice(drv *driverAPI, blas *cublasAPI, ordinal int32) (d *cudaDevice, 
 	if err := drv.check("cuDevicePrimaryCtxRetain", drv.cuDevicePrimaryCtxRetain(&d.ctx, ordinal)); err != nil {
 		return nil, err
 	}
-	d.pinner.Pin(d.args)
 	for i := range d.args.ptrs {
 		d.args.ptrs[i] = unsafe.Pointer(&d.args.vals[i])
 	}
@@ -162,7 +162,10 @@ func (d *cudaDevice) launch(k kernelID, items int, args ...kernelArg) error {
 		d.args.vals[i] = a.bits
 	}
 	grid, block := launchShape(items)
+	var pin runtime.Pinner
+	pin.Pin(d.args)
 	r := d.drv.cuLaunchKernel(d.fns[k], grid, 1, 1, block, 1, 1, 0, 0, unsafe.Pointer(&d.args.ptrs[0]), nil)
+	pin.Unpin() // the driver copied the arguments before returning
 	return d.drv.check("cuLaunchKernel("+kernelSpecs[k].name+")", r)
 }
 
@@ -190,6 +193,5 @@ func (d *cudaDevice) close() error {
 		errs = append(errs, d.drv.check("cuDevicePrimaryCtxRelease", d.drv.cuDevicePrimaryCtxRelease(d.ordinal)))
 		d.ctx = 0
 	}
-	d.pinner.Unpin()
 	return errors.Join(errs...)
 }
