@@ -11,6 +11,8 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 	"github.com/NVIDIA/go-nvml/pkg/nvml/mock"
+
+	"github.com/gradmesh/gradmesh/gpu/nvmltest"
 )
 
 func TestOpenWithoutDriverMakesNoOtherCall(t *testing.T) {
@@ -49,17 +51,17 @@ func TestOpenSystemOnThisMachine(t *testing.T) {
 func u64(v uint64) *uint64 { return &v }
 
 func TestInventoryReadsEveryField(t *testing.T) {
-	m := newFakeMachine(t, 2)
-	m.set(0, func(g *fakeGPU) {
-		g.util, g.memUtil, g.temperatureC = 37, 12, 41
-		g.powerMW, g.limitMW, g.usedBytes = 120_500, 700_000, 3<<30
-		g.compute = []nvml.ProcessInfo{{Pid: 4242, UsedGpuMemory: 1 << 30}}
-		g.graphics = []nvml.ProcessInfo{
+	m := nvmltest.New(2)
+	m.Set(0, func(g *nvmltest.GPU) {
+		g.Util, g.MemUtil, g.TemperatureC = 37, 12, 41
+		g.PowerMW, g.LimitMW, g.UsedBytes = 120_500, 700_000, 3<<30
+		g.Compute = []nvml.ProcessInfo{{Pid: 4242, UsedGpuMemory: 1 << 30}}
+		g.Graphics = []nvml.ProcessInfo{
 			{Pid: 4242, UsedGpuMemory: 1 << 30},
 			{Pid: 77, UsedGpuMemory: math.MaxUint64}, // NVML_VALUE_NOT_AVAILABLE
 		}
 	})
-	s := m.open(t, procFS(map[uint32]string{4242: "python3"}))
+	s := open(t, m, procFS(map[uint32]string{4242: "python3"}))
 	inv, err := s.Inventory()
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +73,7 @@ func TestInventoryReadsEveryField(t *testing.T) {
 		t.Fatalf("%d GPUs, want 2", len(inv.GPUs))
 	}
 	g := inv.GPUs[0]
-	if g.Index != 0 || g.Name != "NVIDIA H200 141GB HBM3e" || g.UUID != m.uuid(0) || g.Err != "" || g.Unavailable != nil {
+	if g.Index != 0 || g.Name != "NVIDIA H200 141GB HBM3e" || g.UUID != m.UUID(0) || g.Err != "" || g.Unavailable != nil {
 		t.Errorf("identity: %+v", g)
 	}
 	if *g.MemoryTotalBytes != 144384<<20 { // the mock H200's 141 GiB
@@ -102,9 +104,9 @@ func TestInventoryReadsEveryField(t *testing.T) {
 }
 
 func TestUnsupportedFieldLeavesOnlyThatFieldEmpty(t *testing.T) {
-	m := newFakeMachine(t, 1)
-	m.set(0, func(g *fakeGPU) { g.powerRet = nvml.ERROR_NOT_SUPPORTED })
-	inv, err := m.open(t, nil).Inventory()
+	m := nvmltest.New(1)
+	m.Set(0, func(g *nvmltest.GPU) { g.PowerRet = nvml.ERROR_NOT_SUPPORTED })
+	inv, err := open(t, m, nil).Inventory()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,47 +123,47 @@ func TestUnsupportedFieldLeavesOnlyThatFieldEmpty(t *testing.T) {
 }
 
 func TestHalfAProcessListIsNoList(t *testing.T) {
-	m := newFakeMachine(t, 1)
-	m.set(0, func(g *fakeGPU) {
-		g.compute = []nvml.ProcessInfo{{Pid: 1, UsedGpuMemory: 1}}
-		g.graphicsRet = nvml.ERROR_NO_PERMISSION
+	m := nvmltest.New(1)
+	m.Set(0, func(g *nvmltest.GPU) {
+		g.Compute = []nvml.ProcessInfo{{Pid: 1, UsedGpuMemory: 1}}
+		g.GraphicsRet = nvml.ERROR_NO_PERMISSION
 	})
-	g := m.open(t, nil).ReadGPU(0)
+	g := open(t, m, nil).ReadGPU(0)
 	if g.Processes != nil || g.ProcessesListed() || g.Unavailable["processes"] != "ERROR_NO_PERMISSION" {
 		t.Errorf("processes %v listed=%v unavailable %v", g.Processes, g.ProcessesListed(), g.Unavailable)
 	}
 }
 
 func TestLostGPUIsMarkedAndOthersStillRead(t *testing.T) {
-	m := newFakeMachine(t, 2)
-	m.set(0, func(g *fakeGPU) { g.lost = true })
-	inv, err := m.open(t, nil).Inventory()
+	m := nvmltest.New(2)
+	m.Set(0, func(g *nvmltest.GPU) { g.Lost = true })
+	inv, err := open(t, m, nil).Inventory()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if lost := inv.GPUs[0]; lost.Err != "name: ERROR_GPU_IS_LOST" || lost.UUID != "" {
 		t.Errorf("lost GPU: %+v", lost)
 	}
-	if ok := inv.GPUs[1]; ok.Err != "" || ok.UUID != m.uuid(1) {
+	if ok := inv.GPUs[1]; ok.Err != "" || ok.UUID != m.UUID(1) {
 		t.Errorf("healthy GPU: %+v", ok)
 	}
-	if g := m.open(t, nil).ReadGPU(5); g.Err != "device handle: ERROR_INVALID_ARGUMENT" {
+	if g := open(t, m, nil).ReadGPU(5); g.Err != "device handle: ERROR_INVALID_ARGUMENT" {
 		t.Errorf("absent index: %+v", g)
 	}
 }
 
 func TestNoGPUIsNotAnError(t *testing.T) {
-	m := newFakeMachine(t, 1)
-	m.plug(0)
-	inv, err := m.open(t, nil).Inventory()
+	m := nvmltest.New(1)
+	m.Plug(0)
+	inv, err := open(t, m, nil).Inventory()
 	if err != nil || inv.GPUs == nil || len(inv.GPUs) != 0 || inv.DriverVersion == "" {
 		t.Fatalf("inventory %+v, %v", inv, err)
 	}
 }
 
 func TestCloseShutsDownOnceAndGuardsLaterCalls(t *testing.T) {
-	m := newFakeMachine(t, 1)
-	s, err := OpenNVML(m.srv)
+	m := nvmltest.New(1)
+	s, err := OpenNVML(m.Server)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,10 +173,10 @@ func TestCloseShutsDownOnceAndGuardsLaterCalls(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(m.srv.ShutdownCalls()); n != 1 {
+	if n := len(m.Server.ShutdownCalls()); n != 1 {
 		t.Errorf("Shutdown called %d times", n)
 	}
-	before := len(m.srv.DeviceGetCountCalls())
+	before := len(m.Server.DeviceGetCountCalls())
 	if _, err := s.Inventory(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Inventory after Close: %v", err)
 	}
@@ -184,7 +186,7 @@ func TestCloseShutsDownOnceAndGuardsLaterCalls(t *testing.T) {
 	if g := s.ReadGPU(0); g.Err != ErrClosed.Error() {
 		t.Errorf("ReadGPU after Close: %+v", g)
 	}
-	if after := len(m.srv.DeviceGetCountCalls()); after != before {
+	if after := len(m.Server.DeviceGetCountCalls()); after != before {
 		t.Errorf("NVML called after Close")
 	}
 }
