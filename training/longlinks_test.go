@@ -157,3 +157,23 @@ func TestSetNeighborsFromSwitchesAtTheGivenRound(t *testing.T) {
 		t.Fatalf("round 2 message went to %s", last.To)
 	}
 }
+
+func TestLongExchangesOpenOnlyIfTheyCloseByTheLastRound(t *testing.T) {
+	n, err := NewNode(NodeConfig{ID: "i", Params: []float32{0}, SelfWeight: 0.5,
+		Neighbors: []Neighbor{{ID: "j", Weight: 0.5, Long: true}}, LongPeriod: 4, Rounds: 10,
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.1}})
+	must(t, err)
+	n.Start()
+	var opened []int
+	for r := 0; !n.Done(); r++ {
+		for _, m := range n.Ready().Messages {
+			opened = append(opened, m.Round)
+		}
+		must(t, n.StepDone(r, []float32{0}, 0))
+		n.Deadline(r)
+	}
+	// Round 8's exchange would close in round 12, after the last (9).
+	if len(opened) != 2 || opened[0] != 0 || opened[1] != 4 {
+		t.Fatalf("exchanges opened in rounds %v, want [0 4]", opened)
+	}
+}

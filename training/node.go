@@ -401,7 +401,10 @@ func (n *Node) beginRound() {
 // send hands params to the near neighbors, and to the long ones on a round
 // that starts a long exchange.
 func (n *Node) send(params []float32) {
-	exchange := n.long.startsExchange(n.round, n.cfg.LongPeriod, params)
+	// An exchange must close by the last round, or one side could apply it
+	// and the other never.
+	closes := n.cfg.Rounds == 0 || n.round+n.cfg.LongPeriod < n.cfg.Rounds
+	exchange := closes && n.long.startsExchange(n.round, n.cfg.LongPeriod, params)
 	for _, v := range n.neighbors {
 		if v.Long && !exchange {
 			continue
