@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ebitengine/purego"
@@ -123,29 +124,27 @@ func TestCheckArgsRefusesMismatches(t *testing.T) {
 	}
 }
 
-// hostShim compiles kernels.cu as plain C++: __global__ disappears, the
-// thread coordinates become variables, and each launcher runs every
-// (block, thread) of a grid in turn. The kernels never talk across threads,
-// so running them one after another computes what the GPU computes.
-const hostShim = `#include <cmath>
-#include <cstring>
+// hostShim compiles kernels.cu as plain C: __global__ disappears, the thread
+// coordinates become variables, and each launcher runs every (block, thread)
+// of a grid in turn. The kernels never talk across threads, so running them
+// one after another computes what the GPU computes. C rather than C++ so the
+// test runs wherever cgo's compiler is; the only C++ in kernels.cu, its
+// extern "C" linkage, is taken out of the copy that is compiled.
+const hostShim = `#include <math.h>
+#include <string.h>
 struct gm_dim3 { unsigned int x, y, z; };
-static gm_dim3 blockIdx, blockDim, threadIdx, gridDim;
+static struct gm_dim3 blockIdx, blockDim, threadIdx, gridDim;
 #define __global__
-static inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, sizeof d); return d; }
-using std::exp;
-using std::log;
-#include "kernels.cu"
+static inline double __longlong_as_double(long long v) { double d; memcpy(&d, &v, sizeof d); return d; }
+#include "kernels.c"
 #define GM_RUN(call) \
 	gridDim.x = grid; blockDim.x = block; \
 	for (unsigned b = 0; b < grid; b++) for (unsigned t = 0; t < block; t++) { blockIdx.x = b; threadIdx.x = t; call; }
-extern "C" {
 void host_bias_act(unsigned grid, unsigned block, float *out, const float *bias, int rows, int cols, int relu) { GM_RUN(gm_bias_act(out, bias, rows, cols, relu)) }
 void host_relu_backward(unsigned grid, unsigned block, float *delta, const float *act, int n) { GM_RUN(gm_relu_backward(delta, act, n)) }
 void host_softmax_xent(unsigned grid, unsigned block, const float *logits, const int *labels, int rows, int cols, float scale, float *delta, double *loss) { GM_RUN(gm_softmax_xent(logits, labels, rows, cols, scale, delta, loss)) }
 void host_xent_eval(unsigned grid, unsigned block, const float *logits, const int *labels, int rows, int cols, double *loss, int *correct) { GM_RUN(gm_xent_eval(logits, labels, rows, cols, loss, correct)) }
 void host_col_sum(unsigned grid, unsigned block, const float *m, int rows, int cols, float *out) { GM_RUN(gm_col_sum(m, rows, cols, out)) }
-}
 `
 
 type hostKernels struct {
@@ -158,21 +157,22 @@ type hostKernels struct {
 
 func compileHostKernels(t *testing.T) *hostKernels {
 	t.Helper()
-	cxx, err := exec.LookPath("c++")
+	cc, err := exec.LookPath("cc")
 	if err != nil {
-		if cxx, err = exec.LookPath("g++"); err != nil {
-			t.Skip("no C++ compiler (c++ or g++) to build kernels.cu for the host")
+		if cc, err = exec.LookPath("gcc"); err != nil {
+			t.Skip("no C compiler (cc or gcc) to build kernels.cu for the host")
 		}
 	}
 	dir := t.TempDir()
-	for name, text := range map[string]string{"kernels.cu": kernelsSource, "shim.cc": hostShim} {
+	source := strings.ReplaceAll(kernelsSource, `extern "C" `, "")
+	for name, text := range map[string]string{"kernels.c": source, "shim.c": hostShim} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	lib := filepath.Join(dir, "libkernels.so")
 	// -ffp-contract=off: no fused multiply-adds the Go transcription lacks.
-	if out, err := exec.Command(cxx, "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", lib, filepath.Join(dir, "shim.cc")).CombinedOutput(); err != nil {
+	if out, err := exec.Command(cc, "-std=c99", "-O1", "-ffp-contract=off", "-shared", "-fPIC", "-o", lib, filepath.Join(dir, "shim.c"), "-lm").CombinedOutput(); err != nil {
 		t.Fatalf("compiling kernels.cu for the host: %v\n%s", err, out)
 	}
 	h, err := purego.Dlopen(lib, purego.RTLD_NOW|purego.RTLD_LOCAL)
