@@ -41,15 +41,15 @@ type mlp struct {
 // buffers are one model's device memory for batches of up to rows samples.
 type buffers struct {
 	rows       int
-	params     devicePtr   // n floats
-	grad       devicePtr   // n floats
-	x          devicePtr   // rows × sizes[0]
-	labels     devicePtr   // rows int32
-	acts       []devicePtr // acts[l]: rows × sizes[l] outputs of layer l ≥ 1, logits last
-	deltas     []devicePtr // deltas[l]: loss gradient w.r.t. layer l's pre-activation
-	rowLoss    devicePtr   // rows float64
-	rowCorrect devicePtr   // rows int32
-	sizes      map[devicePtr]int
+	params     devicePtr         // n floats
+	grad       devicePtr         // n floats
+	x          devicePtr         // rows × sizes[0]
+	labels     devicePtr         // rows int32
+	acts       []devicePtr       // acts[l]: rows × sizes[l] outputs of layer l ≥ 1, logits last
+	deltas     []devicePtr       // deltas[l]: loss gradient w.r.t. layer l's pre-activation
+	rowLoss    devicePtr         // rows float64
+	rowCorrect devicePtr         // rows int32
+	sizes      map[devicePtr]int // every allocation above and its bytes, for freeing
 }
 
 func newMLP(b *Backend, ref *training.MLP) *mlp {
