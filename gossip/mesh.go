@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -46,6 +45,11 @@ func (p *Peer) updateNeighbors(ctx context.Context, force bool) {
 			delete(p.heard, id)
 		}
 	}
+	for _, id := range p.rtt.ids() {
+		if _, ok := members[id.String()]; !ok {
+			p.rtt.forget(id)
+		}
+	}
 	want := topology.CirculantNeighbors(p.self.String(), slices.Collect(maps.Keys(members)), p.cfg.Degree)
 	if !force && !slices.Equal(want, p.proposed) {
 		p.proposed = want
@@ -71,6 +75,7 @@ func (p *Peer) updateNeighbors(ctx context.Context, force bool) {
 	}
 	if changed {
 		p.stats.noteChange()
+		p.stats.setLinks(slices.Collect(maps.Keys(p.neighbors)))
 		p.log.Info("neighbors changed", "neighbors", len(p.neighbors), "members", len(members))
 		p.applyNeighborsToNode()
 	}
@@ -130,15 +135,7 @@ func (p *Peer) follow(ctx context.Context, id peer.ID) error {
 		p.cfg.Protect(id, true)
 	}
 	go p.readShards(subCtx, nb)
-	if p.cfg.RTT != nil {
-		go func() {
-			rctx, cancel := context.WithTimeout(subCtx, 3*time.Second)
-			defer cancel()
-			if rtt, err := p.cfg.RTT(rctx, id); err == nil {
-				p.stats.noteRTT(id, rtt)
-			}
-		}()
-	}
+	p.probe(ctx, []peer.ID{id})
 	return nil
 }
 

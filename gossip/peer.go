@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -25,8 +27,11 @@ type PeerConfig struct {
 	// Protect keeps (true) or releases (false) the connection to a chosen
 	// neighbor in the connection manager; may be nil.
 	Protect func(id peer.ID, keep bool)
-	// RTT measures the round-trip time to a connected peer; may be nil.
-	RTT func(ctx context.Context, id peer.ID) (time.Duration, error)
+	// RTT measures the round-trip time to a connected peer (p2p.Host.RTT
+	// live; tests inject their own latencies); may be nil. It may block
+	// (a ping) and is called from its own goroutine, at most once at a time
+	// per peer, every heartbeat period for the peers being probed.
+	RTT func(ctx context.Context, id peer.ID) (p2p.RTTSample, error)
 
 	Run        string // training run name: peers of one run train one model
 	ModelSpec  string // model architecture (training.Model.Spec), part of the fingerprint
@@ -109,6 +114,10 @@ type Peer struct {
 	stepped   chan stepResult
 	evaluated chan evalResult
 	jobs      chan func()
+	measured  chan measured
+	probing   map[peer.ID]bool // probes in flight
+	rtt       rttTable
+	wg        sync.WaitGroup // goroutines Run started; Run waits for them
 
 	roundStart time.Time
 	roundEWMA  time.Duration
@@ -139,7 +148,6 @@ type neighbor struct {
 	sub    *pubsub.Subscription
 	topic  *pubsub.Topic
 	cancel context.CancelFunc
-	rtt    time.Duration
 }
 
 // NewPeer checks the configuration and joins the run's topics.
@@ -161,7 +169,8 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		model:     ModelFingerprint(cfg.ModelSpec, len(cfg.Init)),
 		neighbors: map[peer.ID]*neighbor{}, heard: map[peer.ID]*Heartbeat{},
 		inbox: make(chan inbound, 4096), stepped: make(chan stepResult, 1),
-		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4)}
+		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4),
+		measured: make(chan measured, 64), probing: map[peer.ID]bool{}}
 	p.asm = NewAssembler(len(cfg.Init), 4*cfg.Degree+16, 2*Window+1)
 	init := slices.Clone(cfg.Init)
 	p.current.Store(&init)
@@ -182,13 +191,12 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 // achieved. The peer stays in the mesh (receiving and mixing) the whole time.
 func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 	// Deferred calls run last-first: cancel the goroutines, then wait for them.
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer p.wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(1)
+	p.wg.Add(1)
 	go func() { // compute goroutine: steps and evaluations, one at a time
-		defer wg.Done()
+		defer p.wg.Done()
 		for {
 			select {
 			case job := <-p.jobs:
@@ -203,9 +211,9 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 		return p.summary(), fmt.Errorf("gossip: subscribing to the control topic: %w", err)
 	}
 	heartbeats := make(chan *heardBeat, 256)
-	wg.Add(1)
+	p.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer p.wg.Done()
 		defer sub.Cancel()
 		p.readHeartbeats(ctx, sub, heartbeats)
 	}()
@@ -239,9 +247,12 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 			p.noteHeartbeat(ctx, hb)
 		case ev := <-p.evaluated:
 			p.stats.setEval(ev.round, ev.eval)
+		case m := <-p.measured:
+			p.noteMeasured(m)
 		case <-membership.C:
 			p.updateNeighbors(ctx, false)
 		case <-beat.C:
+			p.probe(ctx, slices.Collect(maps.Keys(p.neighbors)))
 			p.publishHeartbeat(ctx)
 		}
 		p.handleReady(ctx)

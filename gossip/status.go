@@ -26,6 +26,7 @@ type Status struct {
 	TestLoss      *float64         `json:"test_loss"`
 	EvaluatedAt   int              `json:"evaluated_at_round"`
 	Neighbors     []NeighborStatus `json:"neighbors"`
+	RTT           []RTTStatus      `json:"rtt"` // every member measured, neighbors or not
 	Members       int              `json:"members"`
 	BytesIn       int64            `json:"bytes_in"`  // parameter and control payload received
 	BytesOut      int64            `json:"bytes_out"` // payload published × subscribers it went to
@@ -38,8 +39,17 @@ type Status struct {
 // NeighborStatus describes one neighbor.
 type NeighborStatus struct {
 	PeerID string  `json:"peer_id"`
-	RTTms  float64 `json:"rtt_ms"`
+	RTTms  float64 `json:"rtt_ms"` // smoothed measured RTT, 0 until measured
 	Mixed  int64   `json:"vectors_mixed"`
+}
+
+// RTTStatus is what a peer measured of its round-trip time to another.
+type RTTStatus struct {
+	PeerID    string  `json:"peer_id"`
+	RTTms     float64 `json:"rtt_ms"`      // smoothed: moving median, then EWMA
+	LastRTTms float64 `json:"last_rtt_ms"` // latest sample
+	Source    string  `json:"source"`      // of the latest sample: quic, yamux or ping
+	Samples   int     `json:"samples"`
 }
 
 // Summary is what a finished peer reports in summary.json.
@@ -66,7 +76,7 @@ type stats struct {
 	loss      float64
 	eval      *training.Evaluation
 	evalRound int
-	rtt       map[peer.ID]time.Duration
+	links     []peer.ID // current neighbors, sorted, for /status
 	mixed     map[peer.ID]int64
 	in, out   int64
 	rejected  int64
@@ -101,15 +111,6 @@ func (s *stats) setEval(round int, e training.Evaluation) {
 	}
 }
 
-func (s *stats) noteRTT(id peer.ID, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rtt == nil {
-		s.rtt = map[peer.ID]time.Duration{}
-	}
-	s.rtt[id] = d
-}
-
 func (s *stats) noteMixed(id peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,10 +120,15 @@ func (s *stats) noteMixed(id peer.ID) {
 	s.mixed[id]++
 }
 
+func (s *stats) setLinks(ids []peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.links = slices.Sorted(slices.Values(ids))
+}
+
 func (s *stats) forget(id peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.rtt, id)
 	delete(s.mixed, id) // /status lists current neighbors only
 }
 
@@ -172,19 +178,15 @@ func (p *Peer) Status() Status {
 		acc, loss := s.eval.Accuracy, s.eval.Loss
 		st.TestAccuracy, st.TestLoss = &acc, &loss
 	}
-	ids := make([]peer.ID, 0, len(s.rtt))
-	for id := range s.rtt {
-		ids = append(ids, id)
-	}
-	for id := range s.mixed {
-		if _, ok := s.rtt[id]; !ok {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range s.links {
 		st.Neighbors = append(st.Neighbors, NeighborStatus{PeerID: id.String(),
-			RTTms: float64(s.rtt[id].Microseconds()) / 1000, Mixed: s.mixed[id]})
+			RTTms: millis(p.rtt.smoothed(id)), Mixed: s.mixed[id]})
+	}
+	for _, id := range p.rtt.ids() {
+		if r, ok := p.rtt.get(id); ok {
+			st.RTT = append(st.RTT, RTTStatus{PeerID: id.String(), RTTms: millis(r.Smoothed), LastRTTms: millis(r.Last),
+				Source: string(r.Source), Samples: r.Samples})
+		}
 	}
 	return st
 }
@@ -223,11 +225,22 @@ func (st Status) WritePrometheus(w io.Writer) {
 	metric("gradmesh_rejected_messages_total", "Messages rejected by validation.", "counter", float64(st.Rejected))
 	metric("gradmesh_deadline_rounds_total", "Rounds ended by the deadline rather than by all neighbors arriving.", "counter", float64(st.Deadlines))
 	metric("gradmesh_samples_per_second", "Local training throughput.", "gauge", st.SamplesPerSec)
-	fmt.Fprintf(w, "# HELP gradmesh_neighbor_rtt_seconds Round-trip time to each neighbor.\n# TYPE gradmesh_neighbor_rtt_seconds gauge\n")
+	fmt.Fprintf(w, "# HELP gradmesh_neighbor_rtt_seconds Round-trip time to each neighbor, smoothed.\n# TYPE gradmesh_neighbor_rtt_seconds gauge\n")
 	for _, nb := range st.Neighbors {
 		fmt.Fprintf(w, "gradmesh_neighbor_rtt_seconds{peer=%q} %s\n", nb.PeerID, num(nb.RTTms/1000))
 	}
+	fmt.Fprintf(w, "# HELP gradmesh_peer_rtt_seconds Round-trip time to each measured member, smoothed (moving median, then EWMA).\n# TYPE gradmesh_peer_rtt_seconds gauge\n")
+	for _, r := range st.RTT {
+		fmt.Fprintf(w, "gradmesh_peer_rtt_seconds{peer=%q} %s\n", r.PeerID, num(r.RTTms/1000))
+	}
+	fmt.Fprintf(w, "# HELP gradmesh_peer_rtt_last_seconds Latest round-trip-time sample to each measured member, by source.\n# TYPE gradmesh_peer_rtt_last_seconds gauge\n")
+	for _, r := range st.RTT {
+		fmt.Fprintf(w, "gradmesh_peer_rtt_last_seconds{peer=%q,source=%q} %s\n", r.PeerID, r.Source, num(r.LastRTTms/1000))
+	}
 }
+
+// millis converts a duration to fractional milliseconds.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func num(v float64) string {
 	if math.IsNaN(v) {
