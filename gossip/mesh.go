@@ -216,6 +216,9 @@ func (p *Peer) validateHeartbeat(_ context.Context, from peer.ID, msg *pubsub.Me
 		return pubsub.ValidationAccept
 	}
 	hb, err := UnmarshalHeartbeat(msg.Data, p.run, p.model)
+	if err == nil {
+		err = hb.CheckAuthor(msg.GetFrom())
+	}
 	if err != nil {
 		p.stats.noteRejected()
 		p.cfg.Scorer.Penalize(from)
@@ -327,9 +330,19 @@ func (p *Peer) publish(ctx context.Context, round int, params []float32) {
 }
 
 func (p *Peer) publishHeartbeat(ctx context.Context) {
-	hb := Heartbeat{RunID: p.run, Model: p.model, Round: uint64(p.node.Round()), Degree: uint16(min(len(p.neighbors), 65535)),
-		DataWeight: float32(p.cfg.DataWeight), SamplesPerSec: float32(p.samplesPerSec())}
-	if err := p.control.Publish(ctx, hb.Marshal()); err != nil {
+	hb := Heartbeat{RunID: p.run, Model: p.model, Round: uint64(p.node.Round()), Degree: uint16(min(len(p.neighbors), MaxHeartbeatDegree)),
+		DataWeight: float32(p.cfg.DataWeight), SamplesPerSec: float32(p.samplesPerSec()), Device: p.cfg.Device}
+	for id := range p.neighbors {
+		if len(hb.Proposals) < MaxProposals {
+			hb.Proposals = append(hb.Proposals, Proposal{ID: id})
+		}
+	}
+	b, err := hb.Marshal()
+	if err != nil {
+		p.log.Error("cannot encode a heartbeat", "err", err)
+		return
+	}
+	if err := p.control.Publish(ctx, b); err != nil {
 		p.log.Debug("heartbeat not sent", "err", err)
 	}
 }

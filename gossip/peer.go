@@ -32,6 +32,9 @@ type PeerConfig struct {
 	// (a ping) and is called from its own goroutine, at most once at a time
 	// per peer, every heartbeat period for the peers being probed.
 	RTT func(ctx context.Context, id peer.ID) (p2p.RTTSample, error)
+	// Device is what this peer computes on, announced in its heartbeats
+	// (default: Name "cpu").
+	Device Device
 
 	Run        string // training run name: peers of one run train one model
 	ModelSpec  string // model architecture (training.Model.Spec), part of the fingerprint
@@ -84,6 +87,9 @@ func (c *PeerConfig) setDefaults() {
 	}
 	if c.DataWeight == 0 {
 		c.DataWeight = 1
+	}
+	if c.Device.Name == "" {
+		c.Device.Name = "cpu"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -164,6 +170,12 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		return nil, fmt.Errorf("gossip: %d rounds, want ≥ 1", cfg.Rounds)
 	case cfg.Run == "":
 		return nil, errors.New("gossip: peer needs a run name")
+	}
+	if err := checkDeviceName(cfg.Device.Name); err != nil {
+		return nil, fmt.Errorf("gossip: PeerConfig.Device: %w", err)
+	}
+	if cfg.Device.MemoryBytes > MaxDeviceMemory {
+		return nil, fmt.Errorf("gossip: PeerConfig.Device: memory %d bytes, at most %d", cfg.Device.MemoryBytes, uint64(MaxDeviceMemory))
 	}
 	p := &Peer{cfg: cfg, log: cfg.Logger, self: cfg.Host.ID(), run: RunID(cfg.Run),
 		model:     ModelFingerprint(cfg.ModelSpec, len(cfg.Init)),

@@ -8,13 +8,16 @@ import (
 
 // ControlTopic is the run's membership topic: every peer of the run
 // subscribes, so the peers gossipsub lists on it are the run's connected
-// members, and heartbeats on it carry each peer's round and degree.
+// members, and heartbeats on it carry each peer's round, degree,
+// coordinate and proposed links. Its version is the heartbeat's (2): peers
+// of an older version do not share it, so they are neither members nor
+// penalized for heartbeats the other side cannot read.
 func ControlTopic(run [16]byte) string {
-	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/control"
+	return "/gradmesh/v2/" + hex.EncodeToString(run[:]) + "/control"
 }
 
 // ParamTopic is the topic a peer publishes its parameter shards on; only its
-// neighbors subscribe to it.
+// neighbors subscribe to it. Its version is the shard's (1).
 func ParamTopic(run [16]byte, sender peer.ID) string {
 	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/params/" + sender.String()
 }
