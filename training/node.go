@@ -16,6 +16,10 @@ type PeerID string
 type Neighbor struct {
 	ID     PeerID
 	Weight float64
+	// Long marks a long-range link: mixed asynchronously every LongPeriod
+	// rounds instead of every round, so its latency does not pace the
+	// node's rounds (see longlinks.go).
+	Long bool
 }
 
 // Message carries a peer's parameters for one round to one neighbor.
@@ -42,9 +46,11 @@ type RoundResult struct {
 	Round    int       // the round that finished
 	Params   []float32 // x after the round
 	Loss     float64   // training loss of the round's minibatch
-	Arrived  int       // neighbors whose parameters were mixed in
-	Expected int       // neighbors the round waited for
-	LR       float64   // learning rate applied (the schedule's rate × DataWeight)
+	Arrived  int       // near neighbors whose parameters were mixed in
+	Expected int       // near neighbors the round waited for
+	// LongMixed counts long-link exchanges whose correction this round applied.
+	LongMixed int
+	LR        float64 // learning rate applied (the schedule's rate × DataWeight)
 }
 
 // Ready is the work a node hands its shell: send these messages, run this
@@ -63,6 +69,7 @@ var (
 	ErrFutureRound = errors.New("training: message for a round beyond the window")
 	ErrDuplicate   = errors.New("training: second message from a peer for one round")
 	ErrShape       = errors.New("training: parameter vector of the wrong length")
+	ErrOffCadence  = errors.New("training: long-link message for a round without an exchange")
 )
 
 // NodeConfig sets up a Node.
@@ -86,8 +93,14 @@ type NodeConfig struct {
 	DataWeight float64
 	// Window is how many rounds ahead of its own a node buffers neighbors'
 	// messages (default 2). Bounds memory against fast or hostile peers.
-	Window int // Order is when the local step is applied relative to mixing.
-	Order  MixOrder
+	Window int
+	// Order is when the local step is applied relative to mixing.
+	Order MixOrder
+	// LongPeriod is the number of rounds between exchanges over a long link
+	// (default 4). A long exchange started in round r must have arrived by
+	// the end of round r+LongPeriod, so long links pace the node only when
+	// their latency exceeds LongPeriod rounds of near-link work.
+	LongPeriod int
 }
 
 // MixOrder is the order of the two halves of a D-PSGD round.
@@ -129,8 +142,10 @@ type Node struct {
 	cfg       NodeConfig
 	neighbors []Neighbor // sorted by ID so mixing order, and so float sums, are deterministic
 	self      float64
-	pending   *[]Neighbor // neighbor set taking effect at the next round
+	pending   *[]Neighbor // neighbor set taking effect at round pendFrom
 	pendSelf  float64
+	pendFrom  int
+	long      longLinks
 
 	round    int
 	x        []float32 // x_r
@@ -157,9 +172,18 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Rounds < 0 || cfg.StartRound < 0 || (cfg.Rounds > 0 && cfg.StartRound >= cfg.Rounds) {
 		return nil, fmt.Errorf("training: node %s: start at round %d of %d, want 0 ≤ start < rounds", cfg.ID, cfg.StartRound, cfg.Rounds)
 	}
+	if cfg.LongPeriod == 0 {
+		cfg.LongPeriod = 4
+	}
+	if cfg.LongPeriod < 1 {
+		return nil, fmt.Errorf("training: node %s: long-link period %d, want ≥ 1 round", cfg.ID, cfg.LongPeriod)
+	}
 	if cfg.Window <= 0 {
 		cfg.Window = 2
 	}
+	// A long neighbor may run up to LongPeriod+1 rounds ahead before it has
+	// to wait for this node's exchange: buffer that far.
+	cfg.Window = max(cfg.Window, cfg.LongPeriod+1)
 	if cfg.DataWeight == 0 {
 		cfg.DataWeight = 1
 	}
@@ -167,10 +191,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("training: node %s: data weight %g, want a finite value > 0", cfg.ID, cfg.DataWeight)
 	}
 	n := &Node{cfg: cfg, round: cfg.StartRound, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
-		inbox: map[int]map[PeerID][]float32{}}
+		inbox: map[int]map[PeerID][]float32{}, long: newLongLinks()}
 	if err := n.setNeighbors(cfg.SelfWeight, cfg.Neighbors); err != nil {
 		return nil, err
 	}
+	n.long.joined(n.neighbors, cfg.StartRound)
 	return n, nil
 }
 
@@ -231,13 +256,22 @@ func (n *Node) Start() {
 // SetNeighbors replaces the neighbor set from the next round on; the round in
 // progress keeps waiting for the set it started with.
 func (n *Node) SetNeighbors(self float64, nb []Neighbor) error {
+	return n.SetNeighborsFrom(n.round+1, self, nb)
+}
+
+// SetNeighborsFrom replaces the neighbor set from round from on (the next
+// round if from is not in the future). Shells that can make both ends of a
+// link switch at the same round, like the simulator, use it so no round
+// waits for a peer that has already moved on; a later call replaces a
+// pending set that has not taken effect.
+func (n *Node) SetNeighborsFrom(from int, self float64, nb []Neighbor) error {
 	saved, savedSelf := n.neighbors, n.self
 	if err := n.setNeighbors(self, nb); err != nil {
 		return err
 	}
 	next := n.neighbors
 	n.neighbors, n.self = saved, savedSelf
-	n.pending, n.pendSelf = &next, self
+	n.pending, n.pendSelf, n.pendFrom = &next, self, max(from, n.round+1)
 	return nil
 }
 
@@ -261,13 +295,47 @@ func (n *Node) StepDone(round int, grad []float32, loss float64) error {
 	return nil
 }
 
-// lr is the rate of the round in progress, weighted by the peer's data share.
-func (n *Node) lr() float64 { return n.cfg.Schedule.LR(n.round) * n.cfg.DataWeight }
-
 // Receive takes a neighbor's parameters. The node keeps m.Params (immutable by
 // contract). Messages it must not mix in are refused with an error wrapping
 // one of the Err* values, and leave the node unchanged.
 func (n *Node) Receive(m Message) error {
+	if len(m.Params) != len(n.x) && !n.done {
+		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
+	}
+	if nb, ok := n.neighborFor(m.From, m.Round); ok && nb.Long {
+		if err := n.receiveLong(m); err != nil {
+			return err
+		}
+		n.maybeFinishRound()
+		return nil
+	}
+	return n.receiveNear(m)
+}
+
+// neighborFor finds the neighbor entry that governs a message from id for
+// round: the pending set's for rounds it will cover.
+func (n *Node) neighborFor(id PeerID, round int) (Neighbor, bool) {
+	if n.pending != nil && round >= n.pendFrom {
+		if nb, ok := find(*n.pending, id); ok {
+			return nb, true
+		}
+	}
+	return find(n.neighbors, id)
+}
+
+func find(set []Neighbor, id PeerID) (Neighbor, bool) {
+	i, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return compareIDs(v.ID, id) })
+	if !found {
+		return Neighbor{}, false
+	}
+	return set[i], true
+}
+
+// lr is the rate of the round in progress, weighted by the peer's data share.
+func (n *Node) lr() float64 { return n.cfg.Schedule.LR(n.round) * n.cfg.DataWeight }
+
+// receiveNear buffers a near neighbor's vector for its round.
+func (n *Node) receiveNear(m Message) error {
 	switch {
 	case n.done || m.Round < n.round:
 		return fmt.Errorf("%w: round %d from %s, node %s is in round %d", ErrStaleRound, m.Round, m.From, n.cfg.ID, n.round)
@@ -296,15 +364,14 @@ func (n *Node) Receive(m Message) error {
 // acceptsFrom: in the current round only the round's neighbor set counts;
 // future rounds may already use a pending set.
 func (n *Node) acceptsFrom(id PeerID, round int) bool {
-	if n.isNeighbor(n.neighbors, id) {
+	if _, ok := find(n.neighbors, id); ok {
 		return true
 	}
-	return round > n.round && n.pending != nil && n.isNeighbor(*n.pending, id)
-}
-
-func (n *Node) isNeighbor(set []Neighbor, id PeerID) bool {
-	_, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return compareIDs(v.ID, id) })
-	return found
+	if n.pending == nil || round < n.pendFrom {
+		return false
+	}
+	_, ok := find(*n.pending, id)
+	return ok
 }
 
 // Deadline ends round round with whatever has arrived once its step is done.
@@ -331,8 +398,14 @@ func (n *Node) beginRound() {
 	n.ready.Step = &StepRequest{Round: n.round, Params: n.x}
 }
 
+// send hands params to the near neighbors, and to the long ones on a round
+// that starts a long exchange.
 func (n *Node) send(params []float32) {
+	exchange := n.long.startsExchange(n.round, n.cfg.LongPeriod, params)
 	for _, v := range n.neighbors {
+		if v.Long && !exchange {
+			continue
+		}
 		n.ready.Messages = append(n.ready.Messages, Message{From: n.cfg.ID, To: v.ID, Round: n.round, Params: params})
 	}
 }
@@ -342,7 +415,8 @@ func (n *Node) maybeFinishRound() {
 		return
 	}
 	box := n.inbox[n.round]
-	if !n.deadline && len(box) < len(n.neighbors) {
+	near := n.nearCount()
+	if !n.deadline && (len(box) < near || !n.long.dueArrived(n.round, n.cfg.LongPeriod, n.neighbors)) {
 		return
 	}
 	// Mix into a fresh vector: x_r was handed out as an immutable snapshot.
@@ -354,6 +428,10 @@ func (n *Node) maybeFinishRound() {
 	self := n.self
 	arrived := 0
 	for _, v := range n.neighbors {
+		if v.Long { // mixed by correction below
+			self += v.Weight
+			continue
+		}
 		if p, ok := box[v.ID]; ok {
 			axpy(float32(v.Weight), p, next)
 			arrived++
@@ -362,24 +440,27 @@ func (n *Node) maybeFinishRound() {
 		}
 	}
 	axpy(float32(self), own, next)
+	longMixed := n.long.applyArrived(n.round, n.cfg.LongPeriod, n.neighbors, next)
 	if n.cfg.Order == CombineThenAdapt {
 		n.cfg.Optimizer.Step(next, n.grad, lr)
 	}
 
 	n.ready.Rounds = append(n.ready.Rounds, RoundResult{Round: n.round, Params: next, Loss: n.loss,
-		Arrived: arrived, Expected: len(n.neighbors), LR: lr})
+		Arrived: arrived, Expected: near, LongMixed: longMixed, LR: lr})
 	delete(n.inbox, n.round)
 	n.x, n.stepped = next, nil
 	n.round++
 	n.stepDone, n.deadline = false, false
-	if n.pending != nil {
+	if n.pending != nil && n.round >= n.pendFrom {
 		n.neighbors, n.self, n.pending = *n.pending, n.pendSelf, nil
 		n.dropInboxFromStrangers()
+		n.long.joined(n.neighbors, n.round)
 	}
 	if n.cfg.Rounds > 0 && n.round >= n.cfg.Rounds {
 		n.done = true
 		n.ready.Done = true
 		clear(n.inbox)
+		n.long.clear()
 		return
 	}
 	n.beginRound()
@@ -390,11 +471,21 @@ func (n *Node) maybeFinishRound() {
 func (n *Node) dropInboxFromStrangers() {
 	for _, box := range n.inbox {
 		for id := range box {
-			if !n.isNeighbor(n.neighbors, id) {
+			if nb, ok := find(n.neighbors, id); !ok || nb.Long {
 				delete(box, id)
 			}
 		}
 	}
+}
+
+func (n *Node) nearCount() int {
+	c := 0
+	for _, v := range n.neighbors {
+		if !v.Long {
+			c++
+		}
+	}
+	return c
 }
 
 // axpy adds a·x to y.

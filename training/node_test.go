@@ -18,7 +18,7 @@ func newTestNode(t *testing.T, id PeerID, x []float32, self float64, nb []Neighb
 
 func TestNodeRoundArithmetic(t *testing.T) {
 	// x₁ = 0.5·x + 0.25·a + 0.25·b − 0.5·g
-	n := newTestNode(t, "i", []float32{4, 8}, 0.5, []Neighbor{{"b", 0.25}, {"a", 0.25}}, 0)
+	n := newTestNode(t, "i", []float32{4, 8}, 0.5, []Neighbor{{ID: "b", Weight: 0.25}, {ID: "a", Weight: 0.25}}, 0)
 	n.Start()
 	rd := n.Ready()
 	if len(rd.Messages) != 2 || rd.Step == nil || rd.Step.Round != 0 {
@@ -48,7 +48,7 @@ func TestNodeRoundArithmetic(t *testing.T) {
 }
 
 func TestNodeDeadlineGivesMissingWeightToSelf(t *testing.T) {
-	n := newTestNode(t, "i", []float32{10}, 0.5, []Neighbor{{"a", 0.25}, {"b", 0.25}}, 0)
+	n := newTestNode(t, "i", []float32{10}, 0.5, []Neighbor{{ID: "a", Weight: 0.25}, {ID: "b", Weight: 0.25}}, 0)
 	n.Start()
 	n.Ready()
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{2}}))
@@ -71,7 +71,7 @@ func TestNodeDeadlineGivesMissingWeightToSelf(t *testing.T) {
 }
 
 func TestNodeRejectsMessagesItMustNotMix(t *testing.T) {
-	n := newTestNode(t, "i", []float32{1, 1}, 0.5, []Neighbor{{"a", 0.5}}, 0)
+	n := newTestNode(t, "i", []float32{1, 1}, 0.5, []Neighbor{{ID: "a", Weight: 0.5}}, 0)
 	n.Start()
 	must(t, n.Receive(Message{From: "a", Round: 1, Params: []float32{0, 0}}))
 	cases := []struct {
@@ -79,7 +79,7 @@ func TestNodeRejectsMessagesItMustNotMix(t *testing.T) {
 		want error
 	}{
 		{Message{From: "z", Round: 0, Params: []float32{0, 0}}, ErrNotNeighbor},
-		{Message{From: "a", Round: 3, Params: []float32{0, 0}}, ErrFutureRound},
+		{Message{From: "a", Round: 6, Params: []float32{0, 0}}, ErrFutureRound}, // default window: LongPeriod+1 = 5
 		{Message{From: "a", Round: 0, Params: []float32{0}}, ErrShape},
 		{Message{From: "a", Round: 1, Params: []float32{5, 5}}, ErrDuplicate},
 	}
@@ -104,10 +104,10 @@ func TestNodeRejectsMessagesItMustNotMix(t *testing.T) {
 }
 
 func TestNodeNeighborChangeTakesEffectNextRound(t *testing.T) {
-	n := newTestNode(t, "i", []float32{0}, 0.5, []Neighbor{{"a", 0.5}}, 0)
+	n := newTestNode(t, "i", []float32{0}, 0.5, []Neighbor{{ID: "a", Weight: 0.5}}, 0)
 	n.Start()
 	n.Ready()
-	must(t, n.SetNeighbors(0.5, []Neighbor{{"b", 0.5}}))
+	must(t, n.SetNeighbors(0.5, []Neighbor{{ID: "b", Weight: 0.5}}))
 	if err := n.Receive(Message{From: "b", Round: 0, Params: []float32{1}}); !errors.Is(err, ErrNotNeighbor) {
 		t.Fatalf("new neighbor accepted for the round in progress: %v", err)
 	}
@@ -122,10 +122,10 @@ func TestNodeNeighborChangeTakesEffectNextRound(t *testing.T) {
 	if rd := n.Ready(); len(rd.Rounds) != 1 || rd.Rounds[0].Params[0] != 0.5*1+0.5*4 {
 		t.Fatalf("round 1 did not mix b's early message: %+v", rd.Rounds)
 	}
-	if err := n.SetNeighbors(0.2, []Neighbor{{"b", 0.5}}); err == nil {
+	if err := n.SetNeighbors(0.2, []Neighbor{{ID: "b", Weight: 0.5}}); err == nil {
 		t.Fatal("weights summing to 0.7 accepted")
 	}
-	if err := n.SetNeighbors(0.5, []Neighbor{{"i", 0.5}}); err == nil {
+	if err := n.SetNeighbors(0.5, []Neighbor{{ID: "i", Weight: 0.5}}); err == nil {
 		t.Fatal("node accepted itself as neighbor")
 	}
 }
@@ -171,9 +171,9 @@ func TestNewNodeRejectsBadConfig(t *testing.T) {
 		{ID: "i", Params: []float32{0}, SelfWeight: 1, Schedule: ConstantLR{1}},
 		{ID: "i", Params: []float32{0}, SelfWeight: 0.5, Optimizer: opt, Schedule: ConstantLR{1}},
 		{ID: "i", Params: []float32{0}, SelfWeight: 0.5, Optimizer: opt, Schedule: ConstantLR{1},
-			Neighbors: []Neighbor{{"a", 0.25}, {"a", 0.25}}},
+			Neighbors: []Neighbor{{ID: "a", Weight: 0.25}, {ID: "a", Weight: 0.25}}},
 		{ID: "i", Params: []float32{0}, SelfWeight: 1, Optimizer: opt, Schedule: ConstantLR{1},
-			Neighbors: []Neighbor{{"a", 0}}},
+			Neighbors: []Neighbor{{ID: "a", Weight: 0}}},
 		{ID: "i", Params: []float32{0}, SelfWeight: 1, Optimizer: opt, Schedule: ConstantLR{1}, DataWeight: -1},
 	}
 	for i, c := range bad {
@@ -195,7 +195,7 @@ func quadraticMesh(t *testing.T, targets []float64, adj [][]int, order MixOrder,
 		w := 1 / float64(len(adj[i])+1)
 		var nb []Neighbor
 		for _, j := range adj[i] {
-			nb = append(nb, Neighbor{id(j), w})
+			nb = append(nb, Neighbor{ID: id(j), Weight: w})
 		}
 		dw := 1.0
 		if weights != nil {
@@ -278,7 +278,7 @@ func TestAdaptThenCombineOnCompleteGraphIsCentralizedSGD(t *testing.T) {
 }
 
 func TestAdaptThenCombineSendsTheSteppedModel(t *testing.T) {
-	n, err := NewNode(NodeConfig{ID: "i", Params: []float32{10}, SelfWeight: 0.5, Neighbors: []Neighbor{{"a", 0.5}},
+	n, err := NewNode(NodeConfig{ID: "i", Params: []float32{10}, SelfWeight: 0.5, Neighbors: []Neighbor{{ID: "a", Weight: 0.5}},
 		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.5}, Order: AdaptThenCombine, DataWeight: 2})
 	must(t, err)
 	n.Start()
