@@ -7,10 +7,13 @@ import (
 	"hash/crc32"
 	"math"
 	"slices"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/topology"
 )
 
 // Heartbeat is a peer's periodic announcement on the control topic, as
@@ -51,10 +54,14 @@ type WireCoord struct {
 const CoordDims = 8
 
 // Proposal is a link a peer proposes: near (mixed every round) or long
-// (mixed asynchronously every few rounds).
+// (mixed asynchronously every few rounds), with the proposer's best
+// knowledge of the link's RTT. The RTT travels with the proposal so that
+// every member ranks a peer's inbound proposals the same way and derives
+// the same accepted sets.
 type Proposal struct {
 	ID   peer.ID
 	Long bool
+	RTT  time.Duration // whole microseconds on the wire (Marshal truncates); 0 = unknown; ≤ MaxProposalRTT
 }
 
 // Heartbeat bounds.
@@ -69,6 +76,12 @@ const (
 	// MaxPeerIDBytes bounds a proposed peer ID in its binary (multihash)
 	// form; an Ed25519 peer ID takes 38 bytes, an RSA one 34.
 	MaxPeerIDBytes = 64
+	// MaxProposalRTT is the largest RTT a proposal may state: the RTT
+	// filter's own bound.
+	MaxProposalRTT = topology.MaxRTTSample
+	// proposalHeader is a proposal's size before its peer ID: flags,
+	// ID length, RTT.
+	proposalHeader = 6
 	// MaxHeartbeatDegree is the largest active degree a heartbeat may state.
 	MaxHeartbeatDegree = 1024
 	// MaxDeviceMemory is the largest device memory a heartbeat may state
@@ -82,7 +95,7 @@ const (
 	heartbeatFixed = 112
 	// MinHeartbeatBytes and MaxHeartbeatBytes bound an encoded heartbeat.
 	MinHeartbeatBytes = heartbeatFixed + 1 + 4
-	MaxHeartbeatBytes = heartbeatFixed + MaxDeviceNameBytes + MaxProposals*(2+MaxPeerIDBytes) + 4
+	MaxHeartbeatBytes = heartbeatFixed + MaxDeviceNameBytes + MaxProposals*(proposalHeader+MaxPeerIDBytes) + 4
 )
 
 // Byte offsets of the fixed part of a heartbeat.
@@ -120,7 +133,7 @@ func (hb *Heartbeat) Marshal() ([]byte, error) {
 	}
 	size := heartbeatFixed + len(hb.Device.Name) + 4
 	for _, pr := range hb.Proposals {
-		size += 2 + len(pr.ID)
+		size += proposalHeader + len(pr.ID)
 	}
 	b := make([]byte, heartbeatFixed, size)
 	le := binary.LittleEndian
@@ -149,6 +162,7 @@ func (hb *Heartbeat) Marshal() ([]byte, error) {
 			flags = proposalLong
 		}
 		b = append(b, flags, uint8(len(pr.ID)))
+		b = le.AppendUint32(b, uint32(pr.RTT/time.Microsecond))
 		b = append(b, pr.ID...)
 	}
 	return le.AppendUint32(b, crc32.Checksum(b, crcTable)), nil
@@ -207,21 +221,22 @@ func UnmarshalHeartbeat(b []byte, run, model [16]byte) (*Heartbeat, error) {
 	hb.Device.Name = string(b[at : at+nameLen])
 	at += nameLen
 	if count > 0 {
-		hb.Proposals = make([]Proposal, 0, min(count, (end-at)/3))
+		hb.Proposals = make([]Proposal, 0, min(count, (end-at)/(proposalHeader+1)))
 	}
 	for i := range count {
-		if end-at < 2 {
+		if end-at < proposalHeader {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d of %d at offset %d runs past the end", ErrMalformed, i, count, at)
 		}
-		flags, idLen := b[at], int(b[at+1])
+		flags, idLen, rtt := b[at], int(b[at+1]), time.Duration(le.Uint32(b[at+2:]))*time.Microsecond
 		if flags&^proposalLong != 0 {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d has reserved flag bits %#02x at offset %d", ErrMalformed, i, flags, at)
 		}
-		if idLen > end-at-2 {
+		if idLen > end-at-proposalHeader {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d: peer ID of %d bytes at offset %d runs past the end", ErrMalformed, i, idLen, at+1)
 		}
-		hb.Proposals = append(hb.Proposals, Proposal{ID: peer.ID(b[at+2 : at+2+idLen]), Long: flags&proposalLong != 0})
-		at += 2 + idLen
+		id := peer.ID(b[at+proposalHeader : at+proposalHeader+idLen])
+		hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: flags&proposalLong != 0, RTT: rtt})
+		at += proposalHeader + idLen
 	}
 	if at != end {
 		return nil, fmt.Errorf("%w: heartbeat has %d bytes after its last proposal, before the CRC", ErrMalformed, end-at)
@@ -261,6 +276,9 @@ func (hb *Heartbeat) check() error {
 	for i, pr := range hb.Proposals {
 		if len(pr.ID) == 0 || len(pr.ID) > MaxPeerIDBytes {
 			return fmt.Errorf("%w: heartbeat proposal %d: peer ID of %d bytes, want 1..%d", ErrMalformed, i, len(pr.ID), MaxPeerIDBytes)
+		}
+		if pr.RTT < 0 || pr.RTT > MaxProposalRTT {
+			return fmt.Errorf("%w: heartbeat proposal %d states an RTT of %v, want 0 (unknown) to %v", ErrMalformed, i, pr.RTT, MaxProposalRTT)
 		}
 		if err := checkPeerID(pr.ID); err != nil {
 			return fmt.Errorf("%w: heartbeat proposal %d: %x is not a peer ID: %v", ErrMalformed, i, []byte(pr.ID), err)

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,8 +36,9 @@ func seededID(t testing.TB, seed uint64) peer.ID {
 func exampleHeartbeat(t testing.TB) *Heartbeat {
 	return &Heartbeat{RunID: RunID("hb-test"), Model: ModelFingerprint("mlp:8", 90), Round: 1234, Degree: 3,
 		DataWeight: 0.5, SamplesPerSec: 2048, Device: Device{Name: "NVIDIA H200", MemoryBytes: 141 << 30},
-		Coord:     WireCoord{Vec: [CoordDims]float32{0.001, -0.002, 0.0005, 0, 0, 0, 0, -0.0001}, Height: 0.0002, Adjustment: -0.00001, Error: 0.35},
-		Proposals: []Proposal{{ID: seededID(t, 1)}, {ID: seededID(t, 2)}, {ID: seededID(t, 3), Long: true}}}
+		Coord: WireCoord{Vec: [CoordDims]float32{0.001, -0.002, 0.0005, 0, 0, 0, 0, -0.0001}, Height: 0.0002, Adjustment: -0.00001, Error: 0.35},
+		Proposals: []Proposal{{ID: seededID(t, 1), RTT: 1500 * time.Microsecond}, {ID: seededID(t, 2)},
+			{ID: seededID(t, 3), Long: true, RTT: 180 * time.Millisecond}}}
 }
 
 func mustMarshal(t testing.TB, hb *Heartbeat) []byte {
@@ -65,7 +67,7 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 	full := exampleHeartbeat(t)
 	full.Proposals = nil
 	for i := range MaxProposals {
-		full.Proposals = append(full.Proposals, Proposal{ID: seededID(t, uint64(100+i)), Long: i%3 == 0})
+		full.Proposals = append(full.Proposals, Proposal{ID: seededID(t, uint64(100+i)), Long: i%3 == 0, RTT: MaxProposalRTT})
 	}
 	full.Device.Name = strings.Repeat("é", MaxDeviceNameBytes/2)
 	full.Round, full.Degree, full.Device.MemoryBytes = math.MaxUint64, MaxHeartbeatDegree, MaxDeviceMemory
@@ -77,9 +79,9 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 		size int
 	}{
 		"no proposals, cpu":   {bare, heartbeatFixed + 3 + 4},
-		"three proposals":     {exampleHeartbeat(t), heartbeatFixed + len("NVIDIA H200") + 3*(2+38) + 4},
-		"every field at most": {full, heartbeatFixed + MaxDeviceNameBytes + MaxProposals*(2+38) + 4},
-		"SHA-256 peer ID":     {hashed, heartbeatFixed + 3 + 2 + 34 + 4},
+		"three proposals":     {exampleHeartbeat(t), heartbeatFixed + len("NVIDIA H200") + 3*(proposalHeader+38) + 4},
+		"every field at most": {full, heartbeatFixed + MaxDeviceNameBytes + MaxProposals*(proposalHeader+38) + 4},
+		"SHA-256 peer ID":     {hashed, heartbeatFixed + 3 + proposalHeader + 34 + 4},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := mustMarshal(t, tc.hb)
@@ -98,8 +100,8 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2292 {
-		t.Errorf("heartbeat bounds %d..%d bytes, docs/PROTOCOL.md says 117..2292", MinHeartbeatBytes, MaxHeartbeatBytes)
+	if MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2420 {
+		t.Errorf("heartbeat bounds %d..%d bytes, docs/PROTOCOL.md says 117..2420", MinHeartbeatBytes, MaxHeartbeatBytes)
 	}
 }
 
@@ -127,6 +129,8 @@ func TestHeartbeatMarshalRefuses(t *testing.T) {
 		{"duplicate proposal", func(hb *Heartbeat) { hb.Proposals[2].ID = hb.Proposals[0].ID }, ErrMalformed, "twice"},
 		{"empty peer ID", func(hb *Heartbeat) { hb.Proposals[1].ID = "" }, ErrMalformed, "proposal 1"},
 		{"not a peer ID", func(hb *Heartbeat) { hb.Proposals[1].ID = "not a multihash" }, ErrMalformed, "not a peer ID"},
+		{"RTT over the bound", func(hb *Heartbeat) { hb.Proposals[2].RTT = MaxProposalRTT + time.Microsecond }, ErrMalformed, "RTT"},
+		{"negative RTT", func(hb *Heartbeat) { hb.Proposals[0].RTT = -time.Millisecond }, ErrMalformed, "RTT"},
 		{"NaN coordinate", func(hb *Heartbeat) { hb.Coord.Vec[5] = float32(math.NaN()) }, ErrBadCoordinate, "component 5"},
 		{"far coordinate", func(hb *Heartbeat) { hb.Coord.Vec[0] = 11 }, ErrBadCoordinate, "component 0"},
 		{"long coordinate vector", func(hb *Heartbeat) { hb.Coord.Vec = [CoordDims]float32{6, 6, 6} }, ErrBadCoordinate, "length"},
@@ -190,11 +194,12 @@ func TestUnmarshalHeartbeatRejects(t *testing.T) {
 		{"device name not UTF-8", withField(name, func(b []byte) { b[0] = 0xc3 }), ErrMalformed},
 		{"reserved proposal flag", withField(prop, func(b []byte) { b[0] = 2 }), ErrMalformed},
 		{"peer ID past the end", withField(prop+1, func(b []byte) { b[0] = 200 }), ErrMalformed},
-		{"peer ID not a multihash", withField(prop+2, func(b []byte) { b[0] = 0x7f }), ErrMalformed},
-		{"peer ID of an unknown hash", withField(prop+2, func(b []byte) { b[0], b[1] = 0x13, 0x24 }), ErrMalformed},
-		{"inline key that does not parse", withField(prop+4, func(b []byte) { b[0] = 0xff }), ErrMalformed},
+		{"RTT over 10 s", withField(prop+2, func(b []byte) { le.PutUint32(b, 10_000_001) }), ErrMalformed},
+		{"peer ID not a multihash", withField(prop+6, func(b []byte) { b[0] = 0x7f }), ErrMalformed},
+		{"peer ID of an unknown hash", withField(prop+6, func(b []byte) { b[0], b[1] = 0x13, 0x24 }), ErrMalformed},
+		{"inline key that does not parse", withField(prop+8, func(b []byte) { b[0] = 0xff }), ErrMalformed},
 		{"duplicate proposal", func(b []byte) []byte {
-			copy(b[prop+40+2:prop+80], b[prop+2:prop+40])
+			copy(b[prop+44+6:prop+88], b[prop+6:prop+44])
 			return resealHeartbeat(b)
 		}, ErrMalformed},
 		{"other run", withField(hbRun, func(b []byte) { b[0] ^= 1 }), ErrWrongRun},
@@ -284,4 +289,18 @@ func FuzzUnmarshalHeartbeat(f *testing.F) {
 		check(t, b)
 		check(t, resealHeartbeat(bytes.Clone(b)))
 	})
+}
+
+// A proposal's RTT travels in whole microseconds: every member must rank
+// inbound proposals from the same numbers, the proposer included.
+func TestHeartbeatProposalRTTInMicroseconds(t *testing.T) {
+	hb := exampleHeartbeat(t)
+	hb.Proposals[0].RTT = 1500*time.Microsecond + 999*time.Nanosecond
+	got, err := UnmarshalHeartbeat(mustMarshal(t, hb), hb.RunID, hb.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Proposals[0].RTT != 1500*time.Microsecond || got.Proposals[2].RTT != 180*time.Millisecond {
+		t.Errorf("decoded RTTs %v and %v, want 1.5ms (truncated) and 180ms", got.Proposals[0].RTT, got.Proposals[2].RTT)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -135,7 +136,7 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		"1 ≤ n ≤ 261,100",
 		"| 4 | 1 | u8 | version | must be 2 |",
 		"| 50 | 1 | u8 | k: number of proposals | ≤ 32 |",
-		"**2,292 bytes** at most",
+		"**2,420 bytes** at most",
 		"117 bytes at least",
 	} {
 		if !strings.Contains(doc, want) {
@@ -143,7 +144,7 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		}
 	}
 	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 ||
-		HeartbeatVersion != 2 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_292 ||
+		HeartbeatVersion != 2 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_420 ||
 		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v2/9e8c11493546427b21ae34d683b7a749/control" {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
 	}
@@ -156,8 +157,8 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 func TestProtocolHeartbeatExample(t *testing.T) {
 	doc := protocolDoc(t)
 	b := hexBlocks(t, doc)[1]
-	if len(b) != 199 {
-		t.Fatalf("worked heartbeat is %d bytes, the document says 199", len(b))
+	if len(b) != 207 {
+		t.Fatalf("worked heartbeat is %d bytes, the document says 207", len(b))
 	}
 	run, model := RunID("demo"), ModelFingerprint("mlp:64-10-10", 760)
 	hb, err := UnmarshalHeartbeat(b, run, model)
@@ -171,12 +172,13 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 	for _, pr := range []struct {
 		text string
 		long bool
-	}{{near, false}, {long, true}} {
+		rtt  time.Duration
+	}{{near, false, 1500 * time.Microsecond}, {long, true, 180 * time.Millisecond}} {
 		id, err := peer.Decode(pr.text)
 		if err != nil {
 			t.Fatalf("the document's peer ID %s: %v", pr.text, err)
 		}
-		want.Proposals = append(want.Proposals, Proposal{ID: id, Long: pr.long})
+		want.Proposals = append(want.Proposals, Proposal{ID: id, Long: pr.long, RTT: pr.rtt})
 	}
 	if !reflect.DeepEqual(*hb, want) {
 		t.Errorf("the worked heartbeat decodes to\n%+v\nthe document says\n%+v", *hb, want)
@@ -184,13 +186,13 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 	if enc, err := want.Marshal(); err != nil || !slices.Equal(enc, b) {
 		t.Errorf("encoding the stated fields gives\n%x (%v)\nnot the document's\n%x", enc, err, b)
 	}
-	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x9cc807dd {
-		t.Errorf("CRC-32C %#08x, the document says 0x9cc807dd", got)
+	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x5e94739c {
+		t.Errorf("CRC-32C %#08x, the document says 0x5e94739c", got)
 	}
 	if err := hb.CheckAuthor(want.Proposals[1].ID); err == nil {
 		t.Error("the example is accepted from a peer it proposes")
 	}
-	for _, stated := range []string{"0x9cc807dd", near, long, "(199 bytes)"} {
+	for _, stated := range []string{"0x5e94739c", near, long, "(207 bytes)"} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
 		}
