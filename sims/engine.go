@@ -25,9 +25,12 @@ type simPeer struct {
 	grad    []float32
 	loss    float64
 	stepped chan struct{}
-
-	uplinkFree float64 // virtual time the peer's uplink is next idle
 }
+
+// evArrive: a message has crossed the network and queues for the receiver's
+// downlink; when the downlink has carried it, it is delivered (evDeliver).
+// Messages to a peer with an unlimited downlink skip this stage.
+const evArrive = evDeliver + 1
 
 // evalPoint gathers every peer's model after k rounds, then scores them.
 type evalPoint struct {
@@ -54,6 +57,9 @@ type scratch struct {
 // of workers or the machine's timing.
 func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	if err := e.validate(); err != nil {
+		return nil, err
+	}
+	if err := e.Network.Validate(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
@@ -126,17 +132,20 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	msgBytes := e.HeaderBytes + 4*len(e.Init)
 	stepSeconds := e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
 	var q eventQueue
+	links := newLinkQueues(e.Network)
 	finished, total := 0, n*e.Rounds
 	// handle carries out what a node asked for after an event at time now.
 	handle := func(p *simPeer, now float64) {
 		rd := p.node.Ready()
 		if len(rd.Messages) > 0 {
-			p.uplinkFree = max(p.uplinkFree, now)
 			b := bucket(rd.Messages[0].Round + 1)
 			for _, m := range rd.Messages {
 				to := peerIndex(m.To)
-				p.uplinkFree += e.Network.transmitSeconds(msgBytes)
-				q.schedule(event{at: p.uplinkFree + e.Network.OneWay[p.id*e.Network.N+to], peer: to, kind: evDeliver,
+				kind := evDeliver
+				if links.queuesAtDownlink(to) {
+					kind = evArrive
+				}
+				q.schedule(event{at: links.send(p.id, to, msgBytes, now), peer: to, kind: kind,
 					msg: msgEvent{from: p.id, round: m.Round, params: m.Params}})
 				b.bytes += float64(msgBytes)
 			}
@@ -176,6 +185,11 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 			if err := p.node.StepDone(p.node.Round(), p.grad, p.loss); err != nil {
 				return nil, err
 			}
+		case evArrive:
+			// Events pop in time order, so the downlink serves arrivals first come first served.
+			ev.at, ev.kind = links.receive(p.id, msgBytes, now), evDeliver
+			q.schedule(ev)
+			continue
 		case evDeliver:
 			m := training.Message{From: peerName(ev.msg.from), To: peerName(p.id), Round: ev.msg.round, Params: ev.msg.params}
 			if err := p.node.Receive(m); err != nil {

@@ -111,7 +111,7 @@ func TestLongLinkRefusesWhatItMustNotMix(t *testing.T) {
 	}{
 		{Message{From: "j", Round: 2, Params: []float32{1}}, ErrOffCadence},
 		{Message{From: "j", Round: 4, Params: []float32{1}}, ErrDuplicate},
-		{Message{From: "j", Round: 8, Params: []float32{1}}, ErrFutureRound},
+		{Message{From: "j", Round: 12, Params: []float32{1}}, ErrFutureRound},
 		{Message{From: "j", Round: 0, Params: []float32{1, 2}}, ErrShape},
 	}
 	for _, c := range cases {
@@ -155,5 +155,25 @@ func TestSetNeighborsFromSwitchesAtTheGivenRound(t *testing.T) {
 	rd := n.Ready()
 	if last := rd.Messages[len(rd.Messages)-1]; last.To != "b" || last.Round != 2 {
 		t.Fatalf("round 2 message went to %s", last.To)
+	}
+}
+
+func TestLongExchangesOpenOnlyIfTheyCloseByTheLastRound(t *testing.T) {
+	n, err := NewNode(NodeConfig{ID: "i", Params: []float32{0}, SelfWeight: 0.5,
+		Neighbors: []Neighbor{{ID: "j", Weight: 0.5, Long: true}}, LongPeriod: 4, Rounds: 10,
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.1}})
+	must(t, err)
+	n.Start()
+	var opened []int
+	for r := 0; !n.Done(); r++ {
+		for _, m := range n.Ready().Messages {
+			opened = append(opened, m.Round)
+		}
+		must(t, n.StepDone(r, []float32{0}, 0))
+		n.Deadline(r)
+	}
+	// Round 8's exchange would close in round 12, after the last (9).
+	if len(opened) != 2 || opened[0] != 0 || opened[1] != 4 {
+		t.Fatalf("exchanges opened in rounds %v, want [0 4]", opened)
 	}
 }
