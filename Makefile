@@ -4,7 +4,7 @@ BIN      ?= bin/gradmesh
 DATA     ?= ../shared/data
 BENCHTIME ?= 1x
 
-.PHONY: help build test check bench demo sim results fuzz clean
+.PHONY: help build test check bench demo sim results fuzz clean ptx gpu-test gpu-bench
 
 help:
 	@echo "make build    build $(BIN)"
@@ -13,6 +13,8 @@ help:
 	@echo "make demo     six live peers on loopback train together and print their accuracy"
 	@echo "make sim      run the default simulation (16 peers, D-PSGD, embedded digits)"
 	@echo "make results  reproduce the README's result tables (needs $(DATA))"
+	@echo "make ptx      regenerate gpu/cuda/kernels.ptx from kernels.cu (needs nvcc, ptxas)"
+	@echo "make gpu-test build bin/gpu.test, the CUDA tests and benchmarks for a GPU machine"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gradmesh
@@ -41,6 +43,22 @@ fuzz:
 
 results: build
 	./scripts/results.sh $(BIN) $(DATA)
+
+# The CUDA kernels ship as PTX so building gradmesh needs no toolkit; after
+# editing gpu/cuda/kernels.cu regenerate it (a test fails until you do).
+# NVCCFLAGS=-allow-unsupported-compiler helps when gcc is newer than nvcc.
+ptx:
+	./scripts/cuda_ptx.sh gpu/cuda/kernels.cu gpu/cuda/kernels.ptx
+
+# A test binary that runs on a GPU machine without Go:
+#   bin/gpu.test -test.run . -test.bench .   or   scripts/gpu_bench.sh
+# Without cgo (purego needs none) it asks nothing of the machine's glibc
+# version, so it runs on older distributions than the one it was built on.
+gpu-test:
+	CGO_ENABLED=0 $(GO) test -c -o bin/gpu.test ./gpu/cuda/
+
+gpu-bench: gpu-test
+	./scripts/gpu_bench.sh bin/gpu.test
 
 clean:
 	rm -rf bin

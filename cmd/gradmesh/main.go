@@ -20,6 +20,7 @@ Usage:
   gradmesh join [flags]    run a live peer: find the mesh, train, mix with neighbors
   gradmesh keygen FILE     write a new peer identity and print its peer ID
   gradmesh topo [flags]    embed an RTT matrix in network coordinates and score them (gradmesh topo -h)
+  gradmesh gpus [--json]   list NVIDIA GPUs, their load and processes
   gradmesh help            show this text
 
 With no flags, gradmesh sim trains 16 simulated peers with D-PSGD on the
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runKeygen(ctx, args[1:], stdout, stderr)
 	case "topo":
 		err = runTopo(ctx, args[1:], stdout, stderr)
+	case "gpus":
+		err = runGPUs(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,191 @@
+package topology
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Policy names how a peer picks the links it proposes.
+type Policy string
+
+const (
+	// PolicyRandom proposes Degree links picked by seeded rendezvous
+	// hashing, all near (mixed every round). It ignores latency: the
+	// baseline that latency-aware selection must beat.
+	PolicyRandom Policy = "random"
+	// PolicyLatency proposes the Degree nearest members by measured RTT,
+	// all near. Cheap rounds, but on clustered networks the mesh can fall
+	// into islands that never agree.
+	PolicyLatency Policy = "latency"
+	// PolicyLatencyLong proposes the Degree−Long nearest members plus Long
+	// long-range links picked by rendezvous hashing, mixed asynchronously
+	// every LongPeriod rounds. The long links keep the mesh connected and
+	// its spectral gap from collapsing; the default.
+	PolicyLatencyLong Policy = "latency+long"
+)
+
+// policies lists the valid policies in the order error messages give them.
+var policies = []Policy{PolicyRandom, PolicyLatency, PolicyLatencyLong}
+
+// ParsePolicy reads a policy name as given on a command line; case and
+// surrounding spaces are ignored.
+func ParsePolicy(s string) (Policy, error) {
+	p := Policy(strings.ToLower(strings.TrimSpace(s)))
+	for _, known := range policies {
+		if p == known {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("topology: unknown neighbor policy %q; valid policies: %s", s, policyList())
+}
+
+func policyList() string {
+	names := make([]string, len(policies))
+	for i, p := range policies {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Defaults of SelectConfig, applied by WithDefaults to fields left zero.
+const (
+	DefaultSelectDegree   = 4
+	DefaultSelectLong     = 1
+	DefaultShortlist      = 8
+	DefaultHysteresis     = 0.2
+	DefaultLongPeriod     = 4
+	DefaultRefusalMemory  = 4
+	defaultMaxDegreeRatio = 2
+)
+
+// SelectConfig parameterises neighbor selection. Every peer of a run must
+// use the same values (they travel with the run's settings): each peer
+// derives the others' accepted sets from their announcements, which only
+// works if all apply the same Degree and MaxDegree. Zero fields take their
+// defaults in WithDefaults; Validate rejects the rest of the nonsense.
+type SelectConfig struct {
+	Policy     Policy
+	Degree     int     // links a peer proposes, near + long (default 4)
+	Long       int     // of those, long-range links under latency+long (default 1); 0 under the other policies
+	MaxDegree  int     // most accepted links, own proposals + inbound ones (default 2×Degree)
+	Shortlist  int     // candidates probed per plan, by estimated RTT (default 8)
+	Hysteresis float64 // a current near neighbor stays unless a candidate is this fraction faster (default 0.2)
+	LongPeriod int     // rounds between mixes over a long link (default 4)
+	// RefusalMemory is how many plans a peer that refused a proposal is
+	// left alone before it may be proposed again (default 4). Counted in
+	// plans, not wall time, so the logic needs no clock.
+	RefusalMemory int
+	Seed          uint64 // run-wide seed: random and long picks are a function of (Seed, pair)
+}
+
+// WithDefaults returns c with every zero field set to its default: policy
+// latency+long, Degree 4, Long 1 (latency+long only), MaxDegree 2×Degree,
+// Shortlist 8, Hysteresis 0.2, LongPeriod 4, RefusalMemory 4. A zero
+// Hysteresis means the default; to switch hysteresis off use a negligible
+// value such as 1e-9.
+func (c SelectConfig) WithDefaults() SelectConfig {
+	if c.Policy == "" {
+		c.Policy = PolicyLatencyLong
+	}
+	if c.Degree == 0 {
+		c.Degree = DefaultSelectDegree
+	}
+	if c.Long == 0 && c.Policy == PolicyLatencyLong {
+		c.Long = DefaultSelectLong
+	}
+	if c.MaxDegree == 0 && c.Degree > 0 {
+		c.MaxDegree = defaultMaxDegreeRatio * c.Degree
+	}
+	if c.Shortlist == 0 {
+		c.Shortlist = DefaultShortlist
+	}
+	if c.Hysteresis == 0 {
+		c.Hysteresis = DefaultHysteresis
+	}
+	if c.LongPeriod == 0 {
+		c.LongPeriod = DefaultLongPeriod
+	}
+	if c.RefusalMemory == 0 {
+		c.RefusalMemory = DefaultRefusalMemory
+	}
+	return c
+}
+
+// Validate reports the first field of c that is out of range, naming the
+// field, its value and what is allowed. It checks c as given: call
+// WithDefaults first to accept zero fields.
+func (c SelectConfig) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("topology: neighbor selection: "+format, args...)
+	}
+	switch c.Policy {
+	case PolicyRandom, PolicyLatency, PolicyLatencyLong:
+	default:
+		return bad("unknown policy %q; valid policies: %s", c.Policy, policyList())
+	}
+	switch {
+	case c.Degree < 1:
+		return bad("Degree=%d, want >= 1 link per peer", c.Degree)
+	case c.Long < 0:
+		return bad("Long=%d, want >= 0", c.Long)
+	case c.Long > 0 && c.Policy != PolicyLatencyLong:
+		return bad("Long=%d, but only policy %s makes long-range links (policy is %s)", c.Long, PolicyLatencyLong, c.Policy)
+	case c.Long >= c.Degree:
+		return bad("Long=%d must be below Degree=%d: at least one near link paces the rounds", c.Long, c.Degree)
+	case c.MaxDegree < c.Degree:
+		return bad("MaxDegree=%d is below Degree=%d: a peer must be able to accept its own proposals", c.MaxDegree, c.Degree)
+	case c.Shortlist < c.nearCount():
+		return bad("Shortlist=%d is below the %d near links a peer proposes: each near pick must be measured",
+			c.Shortlist, c.nearCount())
+	case math.IsNaN(c.Hysteresis) || c.Hysteresis < 0 || c.Hysteresis >= 1:
+		return bad("Hysteresis=%g, want a fraction in [0, 1)", c.Hysteresis)
+	case c.LongPeriod < 1:
+		return bad("LongPeriod=%d, want >= 1 round", c.LongPeriod)
+	case c.RefusalMemory < 1:
+		return bad("RefusalMemory=%d, want >= 1 plan", c.RefusalMemory)
+	}
+	return nil
+}
+
+// nearCount is how many near links a peer proposes.
+func (c SelectConfig) nearCount() int {
+	if c.Policy == PolicyLatencyLong {
+		return c.Degree - c.Long
+	}
+	return c.Degree
+}
+
+// longCount is how many long-range links a peer proposes.
+func (c SelectConfig) longCount() int {
+	if c.Policy == PolicyLatencyLong {
+		return c.Long
+	}
+	return 0
+}
+
+// normalized returns c with defaults applied and every field clamped into
+// its valid range, so that the selection functions, which cannot return an
+// error, never panic on a bad config. Callers that can report errors
+// validate first (NewPlanner, BuildOverlay).
+func (c SelectConfig) normalized() SelectConfig {
+	c = c.WithDefaults()
+	switch c.Policy {
+	case PolicyRandom, PolicyLatency, PolicyLatencyLong:
+	default:
+		c.Policy = PolicyLatencyLong
+	}
+	c.Degree = max(c.Degree, 1)
+	if c.Policy != PolicyLatencyLong {
+		c.Long = 0
+	}
+	c.Long = min(max(c.Long, 0), c.Degree-1)
+	c.MaxDegree = max(c.MaxDegree, c.Degree)
+	c.Shortlist = max(c.Shortlist, c.nearCount())
+	if !(c.Hysteresis >= 0 && c.Hysteresis < 1) {
+		c.Hysteresis = DefaultHysteresis
+	}
+	c.LongPeriod = max(c.LongPeriod, 1)
+	c.RefusalMemory = max(c.RefusalMemory, 1)
+	return c
+}
