@@ -111,7 +111,7 @@ func TestLongLinkRefusesWhatItMustNotMix(t *testing.T) {
 	}{
 		{Message{From: "j", Round: 2, Params: []float32{1}}, ErrOffCadence},
 		{Message{From: "j", Round: 4, Params: []float32{1}}, ErrDuplicate},
-		{Message{From: "j", Round: 8, Params: []float32{1}}, ErrFutureRound},
+		{Message{From: "j", Round: 12, Params: []float32{1}}, ErrFutureRound},
 		{Message{From: "j", Round: 0, Params: []float32{1, 2}}, ErrShape},
 	}
 	for _, c := range cases {

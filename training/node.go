@@ -181,9 +181,10 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Window <= 0 {
 		cfg.Window = 2
 	}
-	// A long neighbor may run up to LongPeriod+1 rounds ahead before it has
-	// to wait for this node's exchange: buffer that far.
-	cfg.Window = max(cfg.Window, cfg.LongPeriod+1)
+	// A long neighbor runs at most 2·LongPeriod rounds ahead: it closes
+	// exchange r in round r+LongPeriod, and this node sends its half of r
+	// no earlier than round r. Buffer that far.
+	cfg.Window = max(cfg.Window, 2*cfg.LongPeriod)
 	if cfg.DataWeight == 0 {
 		cfg.DataWeight = 1
 	}

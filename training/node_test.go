@@ -79,7 +79,7 @@ func TestNodeRejectsMessagesItMustNotMix(t *testing.T) {
 		want error
 	}{
 		{Message{From: "z", Round: 0, Params: []float32{0, 0}}, ErrNotNeighbor},
-		{Message{From: "a", Round: 6, Params: []float32{0, 0}}, ErrFutureRound}, // default window: LongPeriod+1 = 5
+		{Message{From: "a", Round: 9, Params: []float32{0, 0}}, ErrFutureRound}, // default window: 2·LongPeriod = 8
 		{Message{From: "a", Round: 0, Params: []float32{0}}, ErrShape},
 		{Message{From: "a", Round: 1, Params: []float32{5, 5}}, ErrDuplicate},
 	}
