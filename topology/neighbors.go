@@ -29,8 +29,9 @@ func (c Candidate) rtt() time.Duration {
 // Link is a link a peer proposes or accepts. Long marks a long-range link,
 // mixed asynchronously every LongPeriod rounds rather than every round.
 // RTT is the proposer's best knowledge of the link's round-trip time (0 =
-// unknown); it travels with the announcement, so that every member ranks
-// a peer's inbound proposals the same way and can derive its accepted set.
+// unknown; Propose gives whole microseconds); it travels with the
+// announcement, so that every member ranks a peer's inbound proposals the
+// same way and can derive its accepted set.
 type Link struct {
 	ID   string
 	Long bool
@@ -43,6 +44,17 @@ type Inbound struct {
 	ID   string
 	RTT  time.Duration
 	Long bool
+}
+
+// announcedRTT is the RTT a proposal carries: whole microseconds (at least
+// one when known), so that a wire format in microseconds carries exactly
+// what the proposer ranked with, and every member ranks inbound proposals
+// the same way.
+func announcedRTT(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return max(d.Round(time.Microsecond), time.Microsecond)
 }
 
 // rttKey orders RTTs ascending with unknown ones (<= 0) last.
@@ -184,7 +196,7 @@ func (c SelectConfig) nearest(self string, cands []Candidate, current []Link, ex
 	}
 	out := make([]Link, len(picks), len(picks)+c.longCount())
 	for i, r := range picks {
-		out[i] = Link{ID: r.ID, RTT: r.rtt()}
+		out[i] = Link{ID: r.ID, RTT: announcedRTT(r.rtt())}
 	}
 	return out
 }
@@ -231,7 +243,7 @@ func (c SelectConfig) hashed(self string, cands []Candidate, current []Link, lon
 	slices.SortFunc(picks, compareRanked)
 	out := make([]Link, len(picks))
 	for i, r := range picks {
-		out[i] = Link{ID: r.ID, Long: long, RTT: r.rtt()}
+		out[i] = Link{ID: r.ID, Long: long, RTT: announcedRTT(r.rtt())}
 	}
 	return out
 }

@@ -84,7 +84,7 @@ func TestProposeLatencyPicksTrueNearest(t *testing.T) {
 			slices.SortFunc(byRTT, func(a, b Candidate) int { return int(a.RTT - b.RTT) })
 			want := make([]Link, 0, c.degree)
 			for _, cd := range byRTT[:min(c.degree, c.n)] {
-				want = append(want, Link{ID: cd.ID, RTT: cd.RTT})
+				want = append(want, Link{ID: cd.ID, RTT: cd.RTT.Round(time.Microsecond)})
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("proposals %v, want the nearest, fastest first: %v", got, want)
@@ -375,5 +375,14 @@ func TestSelectionSurvivesBadConfig(t *testing.T) {
 		if acc := cfg.Accept("self", props, []Inbound{{ID: "x"}}); len(acc) < len(props) {
 			t.Errorf("%+v: accepted %d of its own %d proposals", cfg, len(acc), len(props))
 		}
+	}
+}
+
+func TestProposalsAnnounceWholeMicroseconds(t *testing.T) {
+	cands := []Candidate{{ID: "a", RTT: 1234567 * time.Nanosecond}, {ID: "b", EstRTT: 400 * time.Nanosecond}, {ID: "c"}}
+	got := SelectConfig{Policy: PolicyLatency, Degree: 3}.Propose("self", cands, nil, nil)
+	want := []Link{{ID: "b", RTT: time.Microsecond}, {ID: "a", RTT: 1235 * time.Microsecond}, {ID: "c"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("proposals %v, want %v (RTT rounded to µs, at least 1 µs when known)", got, want)
 	}
 }

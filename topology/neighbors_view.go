@@ -3,6 +3,7 @@ package topology
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // Announcement is what a peer says about neighbor selection in its
@@ -80,7 +81,39 @@ func NewView(cfg SelectConfig, anns []Announcement) *View {
 		slices.SortFunc(v.active[i], func(a, b Link) int { return cmp.Compare(a.ID, b.ID) })
 		v.degree[i] = len(v.active[i])
 	}
+	v.markSlowLinksAsync()
 	return v
+}
+
+// markSlowLinksAsync mixes a near link asynchronously when its RTT, the
+// larger of what its two ends announced, exceeds AsyncRTT. Synchronous D-PSGD
+// runs at the pace of its slowest near link anywhere in the mesh (a round
+// waits for neighbors, who wait for theirs), so one isolated peer whose
+// nearest members are 150 ms away would slow every round of every peer.
+// Both ends read the same announcements, so they agree on the mode.
+func (v *View) markSlowLinksAsync() {
+	if v.cfg.AsyncRTT <= 0 || v.cfg.Policy == PolicyRandom { // random is the synchronous baseline
+		return
+	}
+	announced := func(from int, to string) time.Duration {
+		for _, l := range v.own[from] {
+			if l.ID == to {
+				return l.RTT
+			}
+		}
+		return 0
+	}
+	for i, id := range v.ids {
+		for k, l := range v.active[i] {
+			j, ok := v.index[l.ID]
+			if l.Long || !ok {
+				continue
+			}
+			if max(announced(i, l.ID), announced(j, id)) > v.cfg.AsyncRTT {
+				v.active[i][k].Long = true
+			}
+		}
+	}
 }
 
 // sanitiseProposals keeps the first limit distinct proposals to peers other
@@ -139,10 +172,11 @@ func (v *View) Degree(id string) int {
 	return 0
 }
 
-// wouldAccept predicts whether target would accept a proposal from peer:
-// yes if target has not announced (nothing is known against it), already
-// accepts peer, or has room. It lets a proposer skip a full peer instead
-// of learning of the refusal a heartbeat later.
+// wouldAccept predicts whether target would accept a new proposal from
+// peer: yes if target has not announced (nothing is known against it) or
+// already accepts peer; otherwise only if it has more free places than
+// the reserve (see inboundReserve). It lets a proposer skip a full peer
+// instead of learning of the refusal a heartbeat later.
 //
 // A full peer counts as refusing even when peer would outrank its worst
 // inbound proposal and so displace it: displaced peers displace others in
@@ -156,5 +190,5 @@ func (v *View) wouldAccept(target, peer string) bool {
 		return true
 	}
 	acc := v.accepted[t]
-	return len(acc) < v.cfg.MaxDegree || slices.ContainsFunc(acc, func(l Link) bool { return l.ID == peer })
+	return v.cfg.MaxDegree-len(acc) > v.cfg.inboundReserve() || slices.ContainsFunc(acc, func(l Link) bool { return l.ID == peer })
 }

@@ -25,3 +25,16 @@ func BenchmarkBuildOverlay1000(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReplanEdge1000 is TestOverlayReplansOnAMovingEdgeNetwork at
+// 1000 devices: a fresh build, then three minutes of movement, re-planned
+// every minute. With -v it logs exchanges and changed edges.
+func BenchmarkReplanEdge1000(b *testing.B) {
+	var lines []string
+	for b.Loop() {
+		lines = replanEdge(b, 1000, 3)
+	}
+	for _, line := range lines {
+		b.Log(line)
+	}
+}
