@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
@@ -62,7 +63,7 @@ func DefaultSpec() Spec {
 	return Spec{
 		Peers: 16, Topology: "auto", Algo: "dpsgd",
 		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
-		LongPeriod: 4, EdgePreset: "urban-6g", Dataset: "digits", Model: "mlp:64",
+		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", Dataset: "digits", Model: "mlp:64",
 		Partition: "iid", Weighting: string(WeightBySamples), Mix: "atc", Epochs: 40, Batch: 16, LR: 0.1, Schedule: "cosine", Optimizer: "sgd",
 		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10,
 		EvalSamples: 2000, TestFraction: 0.2,
