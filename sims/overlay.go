@@ -82,10 +82,10 @@ func overlayFacts(policy string, o *topology.Overlay, rtt func(i, j int) time.Du
 // (hysteresis applies). Peers re-probe after a handover, so the re-plan
 // uses measured RTTs as its estimates too.
 func (s Spec) edgeMobility(src *latencySource, cfg topology.SelectConfig, current *topology.Overlay) *Mobility {
-	every := s.MobilitySeconds
+	every, moveFor := s.MobilitySeconds, s.MobilitySeconds*s.MobilitySpeedup
 	ids := peerIDs(s.Peers)
 	return &Mobility{Every: every, Step: func(float64) (MobilityUpdate, error) {
-		moved, err := src.edge.Move(time.Duration(every * float64(time.Second)))
+		moved, err := src.edge.Move(time.Duration(moveFor * float64(time.Second)))
 		if err != nil || len(moved) == 0 {
 			return MobilityUpdate{}, err
 		}

@@ -29,6 +29,9 @@ type Spec struct {
 	// MobilitySeconds the virtual time between device moves (0: static).
 	EdgePreset      string  `json:"edge_preset,omitempty"`
 	MobilitySeconds float64 `json:"mobility_seconds,omitempty"`
+	// MobilitySpeedup makes devices move that many times faster than the
+	// virtual clock (1: real speed), so minutes of movement fit in a short run.
+	MobilitySpeedup float64 `json:"mobility_speedup,omitempty"`
 	Algo            string  `json:"algo"`
 	Dataset         string  `json:"dataset"`
 	DataDir         string  `json:"data_dir,omitempty"`
@@ -63,7 +66,7 @@ func DefaultSpec() Spec {
 	return Spec{
 		Peers: 16, Topology: "auto", Algo: "dpsgd",
 		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
-		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", Dataset: "digits", Model: "mlp:64",
+		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Dataset: "digits", Model: "mlp:64",
 		Partition: "iid", Weighting: string(WeightBySamples), Mix: "atc", Epochs: 40, Batch: 16, LR: 0.1, Schedule: "cosine", Optimizer: "sgd",
 		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10,
 		EvalSamples: 2000, TestFraction: 0.2,
@@ -192,6 +195,8 @@ func (s Spec) check() error {
 		return fmt.Errorf("--long-period %d: want ≥ 1 round", s.LongPeriod)
 	case !(s.MobilitySeconds >= 0) || math.IsInf(s.MobilitySeconds, 0):
 		return fmt.Errorf("--mobility %gs: want a finite period ≥ 0 (0 = devices stay put)", s.MobilitySeconds)
+	case s.MobilitySeconds > 0 && !(s.MobilitySpeedup > 0 && s.MobilitySpeedup <= 1e6):
+		return fmt.Errorf("--mobility-speedup %g: want a factor in (0, 1e6]", s.MobilitySpeedup)
 	case s.MobilitySeconds > 0 && s.Topology != "edge":
 		return fmt.Errorf("--mobility needs --topology edge: only generated devices move")
 	}

@@ -23,6 +23,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&s.LongPeriod, "long-period", s.LongPeriod, "rounds between exchanges over a long link")
 	fs.StringVar(&s.EdgePreset, "edge-preset", s.EdgePreset, "edge network for --topology edge: urban-6g|rural-5g (one device per peer; its own uplink/downlink rates replace --bandwidth)")
 	fs.Float64Var(&s.MobilitySeconds, "mobility", s.MobilitySeconds, "with --topology edge: virtual seconds between device moves; peers re-plan neighbors after handovers (0 = static)")
+	fs.Float64Var(&s.MobilitySpeedup, "mobility-speedup", s.MobilitySpeedup, "devices move this many times faster than the virtual clock (600: a virtual second is ten minutes of walking and driving)")
 	fs.StringVar(&s.Algo, "algo", s.Algo, "algorithm: centralized|local|dpsgd")
 	fs.StringVar(&s.Weighting, "weighting", s.Weighting, "peer step weight: samples (n_i/mean, minimises the loss over all data)|uniform (plain D-PSGD)")
 	fs.Float64Var(&s.Epochs, "epochs", s.Epochs, "passes over each peer's local data (the centralized baseline processes the same total samples)")
