@@ -3,6 +3,7 @@ package topology
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // Announcement is what a peer says about neighbor selection in its
@@ -80,7 +81,39 @@ func NewView(cfg SelectConfig, anns []Announcement) *View {
 		slices.SortFunc(v.active[i], func(a, b Link) int { return cmp.Compare(a.ID, b.ID) })
 		v.degree[i] = len(v.active[i])
 	}
+	v.markSlowLinksAsync()
 	return v
+}
+
+// markSlowLinksAsync mixes a near link asynchronously when its RTT, the
+// larger of what its two ends announced, exceeds AsyncRTT. Synchronous D-PSGD
+// runs at the pace of its slowest near link anywhere in the mesh (a round
+// waits for neighbors, who wait for theirs), so one isolated peer whose
+// nearest members are 150 ms away would slow every round of every peer.
+// Both ends read the same announcements, so they agree on the mode.
+func (v *View) markSlowLinksAsync() {
+	if v.cfg.AsyncRTT <= 0 || v.cfg.Policy == PolicyRandom { // random is the synchronous baseline
+		return
+	}
+	announced := func(from int, to string) time.Duration {
+		for _, l := range v.own[from] {
+			if l.ID == to {
+				return l.RTT
+			}
+		}
+		return 0
+	}
+	for i, id := range v.ids {
+		for k, l := range v.active[i] {
+			j, ok := v.index[l.ID]
+			if l.Long || !ok {
+				continue
+			}
+			if max(announced(i, l.ID), announced(j, id)) > v.cfg.AsyncRTT {
+				v.active[i][k].Long = true
+			}
+		}
+	}
 }
 
 // sanitiseProposals keeps the first limit distinct proposals to peers other

