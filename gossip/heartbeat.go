@@ -51,7 +51,7 @@ type WireCoord struct {
 }
 
 // CoordDims is the number of Euclidean components of a coordinate on the wire.
-const CoordDims = 8
+const CoordDims = topology.CoordDimensions
 
 // Proposal is a link a peer proposes: near (mixed every round) or long
 // (mixed asynchronously every few rounds), with the proposer's best
@@ -87,10 +87,6 @@ const (
 	// MaxDeviceMemory is the largest device memory a heartbeat may state
 	// (1 PiB, far beyond any one device).
 	MaxDeviceMemory = 1 << 50
-	// MaxCoordSeconds bounds every distance-like part of a coordinate
-	// (the vector's length, height, |adjustment|): no RTT on Earth comes
-	// near ten seconds.
-	MaxCoordSeconds = 10
 	// heartbeatFixed is the size of the fixed part before the device name.
 	heartbeatFixed = 112
 	// MinHeartbeatBytes and MaxHeartbeatBytes bound an encoded heartbeat.
@@ -341,30 +337,33 @@ func checkDeviceName(name string) error {
 	return nil
 }
 
-// check rejects a coordinate that could poison the receiver's own: NaN or
-// infinite parts, a negative height or error, distances beyond
-// MaxCoordSeconds.
+// check rejects a coordinate that could poison the receiver's own
+// (topology.Coord.Validate: NaN or infinite parts, a negative height or
+// error, distances beyond topology.MaxCoordMagnitude).
 func (c WireCoord) check() error {
-	bad := func(what string, v float32) error {
-		return fmt.Errorf("%w: heartbeat coordinate %s is %g", ErrBadCoordinate, what, v)
-	}
-	sumSquares := 0.0
-	for i, v := range c.Vec {
-		if !finiteBits(math.Float32bits(v)) || math.Abs(float64(v)) > MaxCoordSeconds {
-			return bad(fmt.Sprintf("component %d", i), v)
-		}
-		sumSquares += float64(v) * float64(v)
-	}
-	if length := math.Sqrt(sumSquares); length > MaxCoordSeconds {
-		return fmt.Errorf("%w: heartbeat coordinate vector of length %gs, at most %d s", ErrBadCoordinate, length, MaxCoordSeconds)
-	}
-	switch h, a, e := c.Height, c.Adjustment, c.Error; {
-	case !finiteBits(math.Float32bits(h)) || h < 0 || h > MaxCoordSeconds:
-		return bad("height", h)
-	case !finiteBits(math.Float32bits(a)) || math.Abs(float64(a)) > MaxCoordSeconds:
-		return bad("adjustment", a)
-	case !finiteBits(math.Float32bits(e)) || e < 0:
-		return bad("error", e)
+	if err := c.Coord().Validate(); err != nil {
+		return fmt.Errorf("%w: heartbeat %v", ErrBadCoordinate, err)
 	}
 	return nil
+}
+
+// Coord converts the wire coordinate to the topology package's.
+func (c WireCoord) Coord() topology.Coord {
+	out := topology.Coord{Vec: make([]float64, CoordDims), Height: float64(c.Height),
+		Adjustment: float64(c.Adjustment), Error: float64(c.Error)}
+	for i, v := range c.Vec {
+		out.Vec[i] = float64(v)
+	}
+	return out
+}
+
+// wireCoord rounds a coordinate to binary32 for a heartbeat. Components
+// beyond CoordDims are dropped, missing ones are 0; a coordinate that
+// Validate refuses stays refused after rounding.
+func wireCoord(c topology.Coord) WireCoord {
+	out := WireCoord{Height: float32(c.Height), Adjustment: float32(c.Adjustment), Error: float32(c.Error)}
+	for i := range min(len(c.Vec), CoordDims) {
+		out.Vec[i] = float32(c.Vec[i])
+	}
+	return out
 }

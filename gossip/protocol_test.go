@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/topology"
 )
 
 // protocolDoc reads docs/PROTOCOL.md.
@@ -128,6 +130,9 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 	for _, want := range []string{
 		"## Topics",
 		"`/gradmesh/v2/<runhex>/control`",
+		"`/gradmesh/v1/<runhex>/long/<peer ID>`",
+		"SHA-256(`\"gradmesh/neighbors/\" + run name`)",
+		"MaxDegree = 2 · Degree, AsyncRTT = 100 ms",
 		"`/gradmesh/v1/<runhex>/params/<peer ID>`",
 		"`/gradmesh/kad/1.0.0`",
 		"| 76 | 4 | u32 | CRC-32C |",
@@ -147,6 +152,15 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		HeartbeatVersion != 2 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_420 ||
 		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v2/9e8c11493546427b21ae34d683b7a749/control" {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
+	}
+	seed := sha256.Sum256([]byte("gradmesh/neighbors/demo"))
+	if RunSeed("demo") != binary.LittleEndian.Uint64(seed[:8]) {
+		t.Error("RunSeed is not the first 8 bytes, little-endian, of SHA-256(\"gradmesh/neighbors/\" + run)")
+	}
+	defaults := topology.SelectConfig{}.WithDefaults()
+	if defaults.MaxDegree != 2*defaults.Degree || defaults.AsyncRTT != 100*time.Millisecond || defaults.Policy != topology.PolicyLatencyLong ||
+		defaults.LongPeriod != 2 || defaults.Shortlist != 8 || defaults.Hysteresis != 0.2 || defaults.RefusalMemory != 4 {
+		t.Errorf("the neighbor-selection defaults PROTOCOL.md states no longer match the code: %+v", defaults)
 	}
 }
 

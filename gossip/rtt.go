@@ -139,5 +139,7 @@ func (p *Peer) noteMeasured(m measured) {
 	}
 	if err := p.rtt.note(m.id, m.sample); err != nil {
 		p.log.Debug("RTT sample dropped", "peer", m.id, "source", m.sample.Source, "err", err)
+		return
 	}
+	p.updateCoordinate(m.id, m.sample.RTT)
 }
