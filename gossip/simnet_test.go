@@ -74,7 +74,8 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
 	}
 	peers := simnetPeers(t)
-	run := simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, Degree: 4, EvalEvery: 20, Seed: 1,
+	run := simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: 1,
+		Neighbors: topology.SelectConfig{Policy: topology.PolicyRandom, Degree: 4},
 		PeerFLOPS: 10e9, Link: simLink{BitsPerSec: 100e6}}
 	rtt, nodes := sampleRTT(t, peers, run.Seed)
 	data := newSimData(t, run, peers)
@@ -114,8 +115,13 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		}
 	}
 
-	// The peers see the network the matrix describes: QUIC's smoothed RTT
-	// lands within a couple of milliseconds (acknowledgement delays).
+	// The peers see the network the matrix describes. QUIC's smoothed RTT
+	// lands within a couple of milliseconds of the matrix on an idle link;
+	// sampled while vectors cross, it also carries their queueing at the
+	// rate-limited links, at most the push time of one round's vectors
+	// (each vector crosses the sender's uplink behind up to degree−1 others
+	// and the receiver's downlink likewise).
+	push := 2 * float64(run.Neighbors.Degree) * float64(encodedVectorBytes(t, data.init)) * 8 / float64(run.Link.BitsPerSec)
 	measured, matrix, err := out.neighborRTTs(run.Rounds/2, rtt)
 	if err != nil {
 		t.Fatal(err)
@@ -123,14 +129,16 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	if len(measured) < peers {
 		t.Errorf("only %d neighbor RTTs measured by round %d", len(measured), run.Rounds/2)
 	}
-	worst := 0.0
+	var low, high float64
 	for k := range measured {
-		worst = max(worst, math.Abs(measured[k]-matrix[k]))
-		if math.Abs(measured[k]-matrix[k]) > 2+0.02*matrix[k] {
+		d := measured[k] - matrix[k]
+		low, high = min(low, d), max(high, d)
+		if d < -2 || d > 2+0.02*matrix[k]+push*1000 {
 			t.Errorf("neighbor RTT measured %.3f ms, matrix %.3f ms", measured[k], matrix[k])
 		}
 	}
-	t.Logf("%d neighbor RTTs measured live, at most %.3f ms from the matrix", len(measured), worst)
+	t.Logf("%d neighbor RTTs measured live, %+.3f to %+.3f ms from the matrix (push time of a round's vectors %.3f ms)",
+		len(measured), low, high, push*1000)
 
 	// Rounds take what the network imposes and no more.
 	adj, err := out.overlay(run.Rounds / 2)
@@ -139,9 +147,6 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	}
 	stepSec := data.model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS
 	theory := steadyRoundTime(adj, func(from, to int) float64 { return stepSec + rtt.At(from, to)/2/1000 })
-	// Each vector crosses the sender's uplink behind up to degree−1 others
-	// and the receiver's downlink likewise.
-	push := 2 * float64(run.Degree) * float64(encodedVectorBytes(t, data.init)) * 8 / float64(run.Link.BitsPerSec)
 	from, to := run.Rounds/4, run.Rounds-1
 	var steady float64
 	for _, tr := range out.traces {

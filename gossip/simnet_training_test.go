@@ -23,11 +23,13 @@ import (
 // algorithm-level simulator takes for the same experiment (digits, IID
 // shards, D-PSGD adapt-then-combine, SGD with momentum, cosine rate).
 type simRun struct {
-	Model     string
-	Rounds    int
-	Batch     int
-	LR        float64
-	Degree    int
+	Model  string
+	Rounds int
+	Batch  int
+	LR     float64
+	// Neighbors is every peer's neighbor policy; zero fields take the live
+	// peer's defaults (its seed derives from the run name, simRunName).
+	Neighbors topology.SelectConfig
 	EvalEvery int // rounds between recorded models
 	Seed      uint64
 	// PeerFLOPS prices a local step in virtual time as the algorithm-level
@@ -35,6 +37,9 @@ type simRun struct {
 	PeerFLOPS float64
 	Link      simLink
 }
+
+// simRunName names every simulated run; the neighbor policy's seed derives from it.
+const simRunName = "simnet"
 
 // simData is what every peer of a run shares before it has a network.
 type simData struct {
@@ -152,7 +157,7 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 		self := i
 		peers[i], err = gossip.NewPeer(gossip.PeerConfig{
 			Host: h, PubSub: ps, Scorer: scorer, RTT: (&p2p.Host{Host: h}).RTT,
-			Run: "simnet", ModelSpec: data.model.Spec(), Init: data.init,
+			Run: simRunName, ModelSpec: data.model.Spec(), Init: data.init,
 			Optimizer: training.OptimizerConfig{Kind: "sgd", Momentum: 0.9}, Schedule: data.schedule,
 			Rounds: run.Rounds, Order: training.AdaptThenCombine,
 			DataWeight: float64(shard.Len()) * float64(n) / float64(data.train.Len()),
@@ -173,7 +178,7 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 			},
 			Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, data.test) },
 			EvalEvery: run.Rounds, // the trace keeps the models; the peer scores only its last
-			Batch:     run.Batch, Degree: run.Degree, MinPeers: n - 1, Logger: logger.With("peer", i),
+			Batch:     run.Batch, Neighbors: run.Neighbors, MinPeers: n - 1, Logger: logger.With("peer", i),
 		})
 		if err != nil {
 			t.Fatalf("peer %d: %v", i, err)
