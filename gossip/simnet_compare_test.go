@@ -17,9 +17,10 @@ import (
 
 // algorithmLevel runs the same experiment in the algorithm-level simulator:
 // same data, shards, seeds, model, schedule, PlanetLab nodes, link rate and
-// step price, uplink and downlink rates, on the overlay adj (by host index). It fails the test if sims
-// would place the peers on other nodes than nodes.
-func algorithmLevel(t *testing.T, run simRun, nodes []int, adj [][]int, target float64) *sims.Result {
+// step price, uplink and downlink rates, on the overlay links (by host
+// index; long ones mixed asynchronously every LongPeriod rounds). It fails
+// the test if sims would place the peers on other nodes than nodes.
+func algorithmLevel(t *testing.T, run simRun, nodes []int, links overlayLinks, target float64) *sims.Result {
 	t.Helper()
 	spec := sims.DefaultSpec()
 	spec.Peers, spec.Topology, spec.Model, spec.Rounds, spec.Batch, spec.LR = len(nodes), "ring", run.Model, run.Rounds, run.Batch, run.LR
@@ -42,16 +43,14 @@ func algorithmLevel(t *testing.T, run simRun, nodes []int, adj [][]int, target f
 	// network limits only uplinks unless told otherwise.
 	e.Network.DownlinkBitsPerSec = slices.Clone(e.Network.UplinkBitsPerSec)
 	var edges [][2]int
-	for i, nb := range adj {
-		for _, j := range nb {
-			if i < j {
-				edges = append(edges, [2]int{i, j})
-			}
-		}
+	for e := range links {
+		edges = append(edges, [2]int(e))
 	}
 	if e.Graph, err = topology.FromEdges(len(nodes), edges); err != nil {
 		t.Fatal(err)
 	}
+	e.Long = func(i, j int) bool { return links[newEdge(i, j)] }
+	e.LongPeriod = run.Neighbors.WithDefaults().LongPeriod
 	e.Mixing = topology.Metropolis(e.Graph)
 	gap, _, err := topology.SpectralGap(e.Mixing.Dense(e.Graph))
 	if err != nil {

@@ -3,15 +3,12 @@ package gossip_test
 import (
 	"context"
 	"math"
-	"os"
-	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
-	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/topology"
 )
 
@@ -46,20 +43,6 @@ func TestSimWorldDelaysPacketsByTheMatrix(t *testing.T) {
 	})
 }
 
-// simnetPeers is how many peers the PlanetLab runs place: 16, or the
-// value of GRADMESH_SIMNET_PEERS (2 to 490) for a bigger or smaller sample.
-func simnetPeers(t *testing.T) int {
-	v := os.Getenv("GRADMESH_SIMNET_PEERS")
-	if v == "" {
-		return 16
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 2 || n > 490 {
-		t.Fatalf("GRADMESH_SIMNET_PEERS=%q: want a peer count from 2 to 490 (PlanetLab has 490 nodes)", v)
-	}
-	return n
-}
-
 // TestSimnetMeshTrainsOnPlanetLab runs live gradmesh peers (real libp2p
 // hosts, QUIC, gossipsub, the peer runtime of peer.go) on 16 PlanetLab
 // nodes over a simulated network, in virtual time. D-PSGD must reach 0.90
@@ -74,30 +57,15 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
 	}
 	peers := simnetPeers(t)
-	run := simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: 1,
+	run := simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: simnetSeed(t),
 		Neighbors: topology.SelectConfig{Policy: topology.PolicyRandom, Degree: 4},
 		PeerFLOPS: 10e9, Link: simLink{BitsPerSec: 100e6}}
-	rtt, nodes := sampleRTT(t, peers, run.Seed)
-	data := newSimData(t, run, peers)
-	var out *simOutcome
-	wallStart := time.Now()
-	synctest.Test(t, func(t *testing.T) {
-		w := newSimWorld(t, rtt, run.Link, run.Seed)
-		defer w.close()
-		out = runSimMesh(t, w, data, nil)
-		if n := w.misses.Load(); n != 0 {
-			t.Errorf("%d packets between unknown addresses", n)
-		}
-	})
-	if t.Failed() {
-		return
-	}
+	out, rtt, nodes := simulatePlanetLab(t, run, peers, nil)
+	data := out.data
 	pts, err := out.curve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d peers on PlanetLab nodes %v; wall time %v; round 0 began %.3f s virtual after the hosts started",
-		peers, nodes, time.Since(wallStart).Round(time.Millisecond), out.start.Sub(out.begun).Seconds())
 	for _, p := range pts {
 		t.Logf("round %3d at %8.3f s virtual: accuracy mean %.4f min %.4f", p.Round, p.Virtual.Seconds(), p.AccuracyMean, p.AccuracyMin)
 	}
@@ -141,10 +109,14 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		len(measured), low, high, push*1000)
 
 	// Rounds take what the network imposes and no more.
-	adj, err := out.overlay(run.Rounds / 2)
+	links, oneSided, err := out.liveOverlay(run.Rounds / 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(oneSided) > 0 {
+		t.Errorf("links only one end lists at round %d: %v", run.Rounds/2, oneSided)
+	}
+	adj := links.adjacency(peers)
 	stepSec := data.model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS
 	theory := steadyRoundTime(adj, func(from, to int) float64 { return stepSec + rtt.At(from, to)/2/1000 })
 	from, to := run.Rounds/4, run.Rounds-1
@@ -163,7 +135,7 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	// few rounds a startup deadline cut short differ) at the same pace; the
 	// protocol runs later by the spread of its peers' start, which the
 	// algorithm-level simulator does not model (all its peers start at 0).
-	res := algorithmLevel(t, run, nodes, adj, target)
+	res := algorithmLevel(t, run, nodes, links, target)
 	if len(res.Records) != len(pts) {
 		t.Fatalf("algorithm-level run has %d records, the protocol-level one %d points", len(res.Records), len(pts))
 	}
@@ -191,18 +163,4 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		t.Errorf("time to target: protocol-level %.3f s is %.3f× the algorithm-level %.3f s, want 0.98 to 1.15",
 			hit.Virtual.Seconds(), ratio, *res.VirtualSecondsToTarget)
 	}
-}
-
-// encodedVectorBytes is the wire size of one parameter vector of init's length.
-func encodedVectorBytes(t *testing.T, init []float32) int {
-	t.Helper()
-	n := 0
-	for _, s := range gossip.Split(gossip.Shard{Encoding: gossip.EncodingFloat32}, init, gossip.ShardValues(256<<10)) {
-		b, err := gossip.AppendShard(nil, &s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(b)
-	}
-	return n
 }

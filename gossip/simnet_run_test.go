@@ -3,14 +3,15 @@ package gossip_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gradmesh/gradmesh/gossip"
@@ -35,7 +36,13 @@ type simRun struct {
 	// PeerFLOPS prices a local step in virtual time as the algorithm-level
 	// simulator does (model FLOPs × batch / speed); 0 makes steps free.
 	PeerFLOPS float64
-	Link      simLink
+	// StepTime, when positive, is the virtual time of a local step instead
+	// (a slow device), whatever PeerFLOPS says.
+	StepTime time.Duration
+	Link     simLink
+	// SampleEvery, when positive, also records every peer's active links at
+	// this period of virtual time, not only when it begins a round.
+	SampleEvery time.Duration
 }
 
 // simRunName names every simulated run; the neighbor policy's seed derives from it.
@@ -76,39 +83,6 @@ func newSimData(t *testing.T, run simRun, peers int) *simData {
 	return &simData{run: run, train: train, test: test, model: model, init: init, parts: parts, schedule: schedule}
 }
 
-// peerTrace is what one simulated peer did, on the virtual clock.
-type peerTrace struct {
-	id      string
-	mu      sync.Mutex
-	started map[int]time.Time     // round -> when its local step began
-	models  map[int][]float32     // round k -> model at the start of round k, every EvalEvery rounds
-	status  map[int]gossip.Status // round -> the peer's status when it began the round
-	ended   time.Time             // when Run returned
-	sum     *gossip.Summary
-	err     error
-}
-
-func (tr *peerTrace) noteStep(p *gossip.Peer, round int, params []float32, keep bool) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if _, again := tr.started[round]; again {
-		return // a round retried after a catch-up: its first start counts
-	}
-	tr.started[round] = time.Now()
-	tr.status[round] = p.Status()
-	if keep {
-		tr.models[round] = slices.Clone(params)
-	}
-}
-
-// simOutcome is a finished protocol-level run.
-type simOutcome struct {
-	data   *simData
-	traces []*peerTrace
-	begun  time.Time // when the hosts were up and the peers about to start
-	start  time.Time // the first local step of round 0, on any peer
-}
-
 // atRound runs each function once, when the first peer begins that round
 // (on that peer's compute goroutine, before its step): a way to change the
 // world at a known point of training.
@@ -126,8 +100,8 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 	if os.Getenv("GRADMESH_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	stepTime := time.Duration(0)
-	if run.PeerFLOPS > 0 {
+	stepTime := run.StepTime
+	if stepTime <= 0 && run.PeerFLOPS > 0 {
 		stepTime = time.Duration(data.model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS * float64(time.Second))
 	}
 	out := &simOutcome{data: data, traces: make([]*peerTrace, n), begun: time.Now()}
@@ -140,8 +114,7 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 	}
 	peers := make([]*gossip.Peer, n)
 	for i, h := range w.hosts {
-		tr := &peerTrace{id: h.ID().String(), started: map[int]time.Time{}, models: map[int][]float32{},
-			status: map[int]gossip.Status{}}
+		tr := newPeerTrace(h.ID().String())
 		out.traces[i] = tr
 		scorer := gossip.NewScorer()
 		ps, err := gossip.NewPubSub(ctx, h, scorer)
@@ -164,7 +137,7 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 			Step: func(params, grad []float32) float64 {
 				r := peers[self].Round()
 				fire(r)
-				tr.noteStep(peers[self], r, params, r%run.EvalEvery == 0)
+				tr.noteStep(peers[self], r, run.EvalEvery, params)
 				idx = sampler.Next(idx[:0], run.Batch)
 				bx, by = shard.Batch(idx, bx, by)
 				loss := stepModel.LossGrad(params, grad, bx, by)
@@ -193,11 +166,33 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 			tr.ended = time.Now()
 		})
 	}
+	stopSampling := make(chan struct{})
+	var sampler sync.WaitGroup
+	if run.SampleEvery > 0 {
+		sampler.Go(func() {
+			tick := time.NewTicker(run.SampleEvery)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stopSampling:
+					return
+				case now := <-tick.C:
+					for i, p := range peers {
+						tr := out.traces[i]
+						st := p.Status()
+						tr.samples = append(tr.samples, linkSample{at: now, links: st.Neighbors, proposals: st.Proposals})
+					}
+				}
+			}
+		})
+	}
 	if err := w.connectAll(ctx); err != nil {
 		t.Error(err)
 		cancel()
 	}
 	wg.Wait()
+	close(stopSampling)
+	sampler.Wait()
 	for i, tr := range out.traces {
 		if tr.err != nil && !errors.Is(tr.err, context.Canceled) {
 			t.Errorf("peer %d: %v", i, tr.err)
@@ -209,124 +204,35 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 	return out
 }
 
-// meshPoint is the mesh once every peer has begun round Round.
-type meshPoint struct {
-	Round        int
-	Virtual      time.Duration // since the first step of round 0, when the slowest peer got there
-	AccuracyMean float64
-	AccuracyMin  float64
-}
-
-// curve scores every peer's recorded models, round by round, as the
-// algorithm-level simulator's records do; the last point is the peers' own
-// final evaluation when they finished.
-func (o *simOutcome) curve() ([]meshPoint, error) {
-	var pts []meshPoint
-	for k := 0; k < o.data.run.Rounds; k += o.data.run.EvalEvery {
-		pt := meshPoint{Round: k, AccuracyMin: 1}
-		for i, tr := range o.traces {
-			m, ok := tr.models[k]
-			if !ok {
-				return nil, fmt.Errorf("peer %d has no model for round %d (it began at round %d)", i, k, minKey(tr.started))
-			}
-			acc := training.Evaluate(o.data.model, m, o.data.test).Accuracy
-			pt.AccuracyMean += acc / float64(len(o.traces))
-			pt.AccuracyMin = min(pt.AccuracyMin, acc)
-			pt.Virtual = max(pt.Virtual, tr.started[k].Sub(o.start))
+// simulatePlanetLab trains one live peer per node of a seeded PlanetLab
+// sample inside a synctest bubble and returns what they did, the sample's
+// RTT matrix and its node numbers. events, when not nil, makes the run's
+// round events from the simulated world (inside the bubble, so that they
+// can change it). It logs the sample, the wall time and when round 0 began.
+func simulatePlanetLab(t *testing.T, run simRun, peers int, events func(w *simWorld) atRound) (*simOutcome, *topology.LatencyMatrix, []int) {
+	t.Helper()
+	rtt, nodes := sampleRTT(t, peers, run.Seed)
+	data := newSimData(t, run, peers)
+	var out *simOutcome
+	wallStart := time.Now()
+	synctest.Test(t, func(t *testing.T) {
+		w := newSimWorld(t, rtt, run.Link, run.Seed)
+		defer w.close()
+		var ev atRound
+		if events != nil {
+			ev = events(w)
 		}
-		pts = append(pts, pt)
+		out = runSimMesh(t, w, data, ev)
+		if n := w.misses.Load(); n != 0 {
+			t.Errorf("%d packets between unknown addresses", n)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
 	}
-	last := meshPoint{Round: o.data.run.Rounds, AccuracyMin: 1}
-	for i, tr := range o.traces {
-		if tr.sum == nil || tr.sum.Rounds < o.data.run.Rounds {
-			return nil, fmt.Errorf("peer %d did not finish its %d rounds", i, o.data.run.Rounds)
-		}
-		last.AccuracyMean += tr.sum.FinalTestAccuracy / float64(len(o.traces))
-		last.AccuracyMin = min(last.AccuracyMin, tr.sum.FinalTestAccuracy)
-		last.Virtual = max(last.Virtual, tr.ended.Sub(o.start))
-	}
-	return append(pts, last), nil
-}
-
-// index is the host index of a peer ID; -1 if it is none of the run's.
-func (o *simOutcome) index(id string) int {
-	return slices.IndexFunc(o.traces, func(tr *peerTrace) bool { return tr.id == id })
-}
-
-// neighborRTTs lists, for every peer at round k, each neighbor's RTT as the
-// peer measured it live beside the RTT the matrix gives the pair (the mean
-// of both directions: a round trip crosses each once).
-func (o *simOutcome) neighborRTTs(k int, rtt *topology.LatencyMatrix) (measured, matrix []float64, err error) {
-	for i, tr := range o.traces {
-		st, ok := tr.status[k]
-		if !ok {
-			return nil, nil, fmt.Errorf("peer %d has no status at round %d", i, k)
-		}
-		for _, nb := range st.Neighbors {
-			j := o.index(nb.PeerID)
-			if j < 0 {
-				return nil, nil, fmt.Errorf("peer %d lists neighbor %s, which is no peer of the run", i, nb.PeerID)
-			}
-			if nb.RTTms == 0 {
-				continue // not measured yet
-			}
-			measured = append(measured, nb.RTTms)
-			matrix = append(matrix, (rtt.At(i, j)+rtt.At(j, i))/2)
-		}
-	}
-	return measured, matrix, nil
-}
-
-// overlay is the neighbor graph the peers mixed on at round k, by host
-// index; an edge one side lists counts for both.
-func (o *simOutcome) overlay(k int) ([][]int, error) {
-	n := len(o.traces)
-	set := make([]map[int]bool, n)
-	for i := range set {
-		set[i] = map[int]bool{}
-	}
-	for i, tr := range o.traces {
-		st, ok := tr.status[k]
-		if !ok {
-			return nil, fmt.Errorf("peer %d has no status at round %d", i, k)
-		}
-		for _, nb := range st.Neighbors {
-			j := o.index(nb.PeerID)
-			if j < 0 {
-				return nil, fmt.Errorf("peer %d lists neighbor %s, which is no peer of the run", i, nb.PeerID)
-			}
-			set[i][j], set[j][i] = true, true
-		}
-	}
-	adj := make([][]int, n)
-	for i, s := range set {
-		for j := range s {
-			adj[i] = append(adj[i], j)
-		}
-		slices.Sort(adj[i])
-	}
-	return adj, nil
-}
-
-// timeToTarget is the virtual time of the first point whose mean accuracy
-// reaches target.
-func timeToTarget(pts []meshPoint, target float64) (meshPoint, bool) {
-	for _, p := range pts {
-		if p.AccuracyMean >= target {
-			return p, true
-		}
-	}
-	return meshPoint{}, false
-}
-
-func minKey(m map[int]time.Time) int {
-	first := -1
-	for k := range m {
-		if first < 0 || k < first {
-			first = k
-		}
-	}
-	return first
+	t.Logf("%d peers on PlanetLab nodes %v (seed %d); wall time %v; round 0 began %.3f s virtual after the hosts started",
+		peers, nodes, run.Seed, time.Since(wallStart).Round(time.Millisecond), out.start.Sub(out.begun).Seconds())
+	return out, rtt, nodes
 }
 
 // planetLabPath is the shared 490-node PlanetLab RTT matrix (ms, row = sender).
@@ -359,4 +265,46 @@ func sampleRTT(t *testing.T, n int, seed uint64) (*topology.LatencyMatrix, []int
 		t.Fatal(err)
 	}
 	return sub, nodes
+}
+
+// simnetPeers is how many peers the PlanetLab runs place: 16, or the
+// value of GRADMESH_SIMNET_PEERS (2 to 490) for a bigger or smaller sample.
+func simnetPeers(t *testing.T) int {
+	v := os.Getenv("GRADMESH_SIMNET_PEERS")
+	if v == "" {
+		return 16
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 || n > 490 {
+		t.Fatalf("GRADMESH_SIMNET_PEERS=%q: want a peer count from 2 to 490 (PlanetLab has 490 nodes)", v)
+	}
+	return n
+}
+
+// simnetSeed seeds the PlanetLab runs (node sample, identities, data): 1,
+// or the value of GRADMESH_SIMNET_SEED.
+func simnetSeed(t *testing.T) uint64 {
+	v := os.Getenv("GRADMESH_SIMNET_SEED")
+	if v == "" {
+		return 1
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 {
+		t.Fatalf("GRADMESH_SIMNET_SEED=%q: want a seed ≥ 1", v)
+	}
+	return n
+}
+
+// encodedVectorBytes is the wire size of one parameter vector of init's length.
+func encodedVectorBytes(t *testing.T, init []float32) int {
+	t.Helper()
+	n := 0
+	for _, s := range gossip.Split(gossip.Shard{Encoding: gossip.EncodingFloat32}, init, gossip.ShardValues(256<<10)) {
+		b, err := gossip.AppendShard(nil, &s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b)
+	}
+	return n
 }
