@@ -1,0 +1,178 @@
+package gossip_test
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/gradmesh/gradmesh/gossip"
+	"github.com/gradmesh/gradmesh/topology"
+)
+
+// policyRun is the latency-aware run the neighbor tests share: the live
+// peer's default policy (latency+long, degree 4) on the PlanetLab sample.
+func policyRun(t *testing.T) simRun {
+	return simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: simnetSeed(t),
+		Neighbors: topology.SelectConfig{Policy: topology.PolicyLatencyLong, Degree: 4},
+		PeerFLOPS: 10e9, Link: simLink{BitsPerSec: 100e6}}
+}
+
+// TestSimnetLiveNeighborsMatchBuildOverlay runs 16 live peers under the
+// latency+long policy on PlanetLab latencies and compares the neighbor sets
+// they settle on with what topology.BuildOverlay computes for the same peer
+// IDs, SelectConfig and round-trip times.
+//
+// The live overlay must be a fixed point of the policy: planners resumed
+// from the live proposals, knowing the RTTs the live peers had measured,
+// change nothing. Its only freedom is the long/near mode of links whose
+// RTT sits at AsyncRTT within measurement noise (QUIC samples carry the
+// queueing of the vectors in flight).
+//
+// It must then be close to BuildOverlay's result from the same start: a
+// live peer's first plan knows the members but no RTT and no coordinate,
+// so it proposes by rendezvous hash, and later plans see the RTTs it
+// measured. The two runs of the same protocol differ only in the order in
+// which measurements arrive, which hysteresis and sticky long links turn
+// into a few different links or link modes (a link is long unless one end
+// proposed it as near): 10 to 20 % of them on seeds 1 to 4, so at most a
+// quarter, with near links no slower on average than 1.15 × BuildOverlay's.
+//
+// BuildOverlay from perfect knowledge (every RTT known at the first plan)
+// is logged, not asserted: there the long links are picked among non-near
+// peers from the start, where live peers keep the long links of their
+// blind first plan, and pairs that Vivaldi places far apart (two remote
+// nodes close to each other) are never probed live.
+//
+// Training must reach 0.90, no peer may ever mix with nobody, and the
+// steady pace must match the algorithm-level simulator on the live
+// overlay; time to target is reported for both worlds.
+func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
+	}
+	peers, run := simnetPeers(t), policyRun(t)
+	out, rtt, nodes := simulatePlanetLab(t, run, peers, nil)
+	ids := out.ids()
+	cfg := run.Neighbors.WithDefaults()
+	cfg.Seed = gossip.RunSeed(simRunName) // as every live peer of the run derives it
+	sym := roundTripRTT(rtt)
+	push := 2 * float64(cfg.Degree) * float64(encodedVectorBytes(t, out.data.init)) * 8 / float64(run.Link.BitsPerSec)
+	atAsyncTie := func(e edge) bool {
+		d := sym(e[0], e[1]) - cfg.AsyncRTT
+		return math.Abs(d.Seconds()) <= 0.002+0.02*cfg.AsyncRTT.Seconds()+push
+	}
+
+	settled := run.Rounds / 2
+	live, oneSided, err := out.liveOverlay(settled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(oneSided) > 0 {
+		t.Errorf("round %d: links only one end lists: %v", settled, oneSided)
+	}
+	if !connected(live.adjacency(peers)) {
+		t.Errorf("round %d: the live overlay is disconnected: %v", settled, live)
+	}
+	if i, r, ok := out.mixedWithNobody(); ok {
+		t.Errorf("peer %d began round %d with no neighbor", i, r)
+	}
+	t.Logf("live overlay at round %d: %d links, %d long: %v", settled, len(live), live.longCount(), live)
+
+	// A fixed point of the policy on what the peers knew.
+	known, err := out.measuredPairs(settled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props, err := out.liveProposals(settled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, changes, err := replan(ids, props, func(i, j int) bool { return known[i][j] }, sym, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyLive, onlyPure, flags := overlayDiff(live, again)
+	if changes != 0 || len(onlyLive)+len(onlyPure) > 0 {
+		t.Errorf("the live overlay is not a fixed point of the policy: %d re-planning exchanges changed proposals; links only live %v, only re-planned %v",
+			changes, onlyLive, onlyPure)
+	}
+	for _, e := range flags {
+		t.Logf("link %d-%d (RTT %v): live long=%v, policy on true RTTs long=%v (AsyncRTT %v)", e[0], e[1], sym(e[0], e[1]), live[e], again[e], cfg.AsyncRTT)
+		if !atAsyncTie(e) {
+			t.Errorf("link %d-%d (RTT %v) mixes long=%v live but long=%v under the policy, and its RTT is no tie with AsyncRTT %v",
+				e[0], e[1], sym(e[0], e[1]), live[e], again[e], cfg.AsyncRTT)
+		}
+	}
+
+	// BuildOverlay from the live peers' start.
+	blind := true
+	est := func(i, j int) time.Duration {
+		if blind || !known[i][j] {
+			return 0 // a first plan has no coordinate; pairs never probed live stay unknown
+		}
+		return sym(i, j)
+	}
+	fromStart, conv, err := topology.BuildOverlayFunc(ids, est, sym, cfg, nil, func(it int, _ *topology.Overlay) { blind = it < 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	pure := pureLinks(fromStart)
+	onlyLive, onlyPure, flags = overlayDiff(live, pure)
+	t.Logf("BuildOverlay from the live start (%d exchanges): %d links; only live %v, only BuildOverlay %v, mode differs %v",
+		conv.Iterations, len(pure), onlyLive, onlyPure, flags)
+	for _, e := range append(onlyLive, onlyPure...) {
+		t.Logf("  %d-%d: RTT %v", e[0], e[1], sym(e[0], e[1]))
+	}
+	if differ := len(onlyLive) + len(onlyPure) + len(flags); 4*differ > len(live)+len(pure) {
+		t.Errorf("%d of %d+%d links differ (or differ in mode) between the live overlay and BuildOverlay from the same start, want at most a quarter",
+			differ, len(live), len(pure))
+	}
+	liveNear, pureNear := live.meanNearRTT(sym), pure.meanNearRTT(sym)
+	t.Logf("near links: live %d, mean RTT %.1f ms; BuildOverlay from the live start %d, mean RTT %.1f ms",
+		len(live)-live.longCount(), liveNear, len(pure)-pure.longCount(), pureNear)
+	if liveNear > 1.15*pureNear {
+		t.Errorf("live near links average %.1f ms, over 1.15 × BuildOverlay's %.1f ms", liveNear, pureNear)
+	}
+	ideal, _, err := topology.BuildOverlay(ids, sym, sym, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyLive, onlyPure, _ = overlayDiff(live, pureLinks(ideal))
+	t.Logf("BuildOverlay from perfect knowledge: %d links, %d long, near-link mean RTT %.1f ms (live %.1f ms); %d links only live, %d only there",
+		len(pureLinks(ideal)), pureLinks(ideal).longCount(), pureLinks(ideal).meanNearRTT(sym), live.meanNearRTT(sym), len(onlyLive), len(onlyPure))
+
+	// Training, and the algorithm-level simulator on the live overlay.
+	pts, err := out.curve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = 0.90
+	hit, ok := timeToTarget(pts, target)
+	if !ok {
+		t.Fatalf("mean accuracy never reached %.2f (final %.4f)", target, pts[len(pts)-1].AccuracyMean)
+	}
+	res := algorithmLevel(t, run, nodes, live, target)
+	for k, r := range res.Records {
+		t.Logf("round %3d: protocol %7.3f s, accuracy %.4f; algorithm %7.3f s, accuracy %.4f",
+			r.Round, pts[k].Virtual.Seconds(), pts[k].AccuracyMean, r.VirtualSeconds, r.AccuracyMean)
+	}
+	mid, last := len(pts)/2, len(pts)-1
+	protoPace := (pts[last].Virtual - pts[mid].Virtual).Seconds() / float64(pts[last].Round-pts[mid].Round)
+	algoPace := (res.Records[last].VirtualSeconds - res.Records[mid].VirtualSeconds) / float64(pts[last].Round-pts[mid].Round)
+	t.Logf("rounds %d-%d: protocol %.2f ms per round, algorithm %.2f ms (ratio %.3f)", pts[mid].Round, pts[last].Round,
+		protoPace*1000, algoPace*1000, protoPace/algoPace)
+	if r := protoPace / algoPace; r < 0.95 || r > 1.10 {
+		t.Errorf("steady pace: protocol-level rounds take %.3f× the algorithm-level ones, want 0.95 to 1.10", r)
+	}
+	if res.VirtualSecondsToTarget == nil {
+		t.Fatalf("the algorithm-level run never reached %.2f", target)
+	}
+	var deadlines, jumps int64
+	for _, tr := range out.traces {
+		deadlines += tr.sum.Deadlines
+		jumps += int64(tr.jumps)
+	}
+	t.Logf("time to %.2f: protocol %.3f s (round %d), algorithm %.3f s, ratio %.2f; round 0 spread %.3f s; %d rounds ended by deadline, %d catch-ups over all peers",
+		target, hit.Virtual.Seconds(), hit.Round, *res.VirtualSecondsToTarget, hit.Virtual.Seconds() / *res.VirtualSecondsToTarget,
+		pts[0].Virtual.Seconds(), deadlines, jumps)
+}
