@@ -43,6 +43,8 @@ type Status struct {
 	Reason            string    `json:"reason"`
 	Device            int       `json:"device"` // NVML index; -1 when there is no GPU
 	UUID              string    `json:"uuid,omitempty"`
+	Name              string    `json:"name,omitempty"`               // the GPU's product name
+	MemoryTotalBytes  uint64    `json:"memory_total_bytes,omitempty"` // the GPU's memory; 0 when unread
 	MemoryBudgetBytes uint64    `json:"memory_budget_bytes"`
 	Since             time.Time `json:"since"` // when State last changed
 }
@@ -120,6 +122,8 @@ func (m *Monitor) Changes() <-chan Status { return m.changes }
 type deviceDecision struct {
 	index    int
 	uuid     string
+	name     string
+	memory   uint64 // total bytes
 	decision Decision
 }
 
@@ -145,7 +149,11 @@ func (m *Monitor) poll(now time.Time) {
 		}
 		keep[key] = true
 		d := p.Observe(Sample{Time: now, GPU: &g, OwnPIDs: m.cfg.OwnPIDs})
-		seen = append(seen, deviceDecision{i, g.UUID, d})
+		var total uint64
+		if g.MemoryTotalBytes != nil {
+			total = *g.MemoryTotalBytes
+		}
+		seen = append(seen, deviceDecision{index: i, uuid: g.UUID, name: g.Name, memory: total, decision: d})
 	}
 	// A GPU that vanished starts afresh, grace and all, if it comes back.
 	for key := range m.policies {
@@ -207,6 +215,8 @@ func (m *Monitor) choose(seen []deviceDecision, absent string) Status {
 		Reason:            best.decision.Reason,
 		Device:            best.index,
 		UUID:              best.uuid,
+		Name:              best.name,
+		MemoryTotalBytes:  best.memory,
 		MemoryBudgetBytes: best.decision.MemoryBudgetBytes,
 	}
 }

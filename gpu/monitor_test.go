@@ -99,7 +99,7 @@ func TestMonitorYieldsWithinTwoSecondsOfTheOwner(t *testing.T) {
 		}
 		s := r.until(30250 * time.Millisecond)
 		if s.State != StateContributing || r.since(s) != 30*time.Second || s.Device != 0 || s.UUID != r.machine.UUID(0) ||
-			s.MemoryBudgetBytes != 144384<<20-512<<20 {
+			s.MemoryBudgetBytes != 144384<<20-512<<20 || s.Name != "NVIDIA H200 141GB HBM3e" || s.MemoryTotalBytes != 144384<<20 {
 			t.Fatalf("after the grace window: %+v (since %v)", s, r.since(s))
 		}
 		r.machine.Set(0, train)
