@@ -51,6 +51,10 @@ type PeerConfig struct {
 	Heartbeat       time.Duration // control-topic announcement period (default 1 s)
 	ShardBytes      int           // target encoded shard size (default 256 KiB)
 	Logger          *slog.Logger
+
+	// GPUStatus reports where this peer's steps run, for /status and
+	// /metrics; may be nil. Called from any goroutine.
+	GPUStatus func() GPUStatus
 }
 
 // Window is how many rounds apart a neighbor's messages may be and still be

@@ -33,6 +33,7 @@ type Status struct {
 	Deadlines     int64            `json:"rounds_ended_by_deadline"`
 	Changes       int64            `json:"neighbor_changes"`
 	SamplesPerSec float64          `json:"samples_per_sec"`
+	GPU           *GPUStatus       `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
 }
 
 // NeighborStatus describes one neighbor.
@@ -159,12 +160,18 @@ func (p *Peer) samplesPerSec() float64 {
 // Status returns a snapshot; safe to call from any goroutine.
 func (p *Peer) Status() Status {
 	members := len(p.cfg.PubSub.ListPeers(ControlTopic(p.run)))
+	var gpu *GPUStatus
+	if p.cfg.GPUStatus != nil {
+		g := p.cfg.GPUStatus()
+		gpu = &g
+	}
 	s := &p.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
 		EvaluatedAt: s.evalRound, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
 		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
+	st.GPU = gpu
 	for _, a := range p.cfg.Host.Addrs() {
 		st.Addrs = append(st.Addrs, fmt.Sprintf("%s/p2p/%s", a, p.self))
 	}
@@ -215,6 +222,9 @@ func (st Status) WritePrometheus(w io.Writer) {
 	metric("gradmesh_train_loss", "Smoothed training minibatch loss.", "gauge", st.Loss)
 	if st.TestAccuracy != nil {
 		metric("gradmesh_test_accuracy", "Test accuracy at the last evaluation.", "gauge", *st.TestAccuracy)
+	}
+	if st.GPU != nil {
+		st.GPU.writePrometheus(w)
 	}
 	metric("gradmesh_members", "Connected peers of the run.", "gauge", float64(st.Members))
 	metric("gradmesh_neighbors", "Neighbors this peer mixes with.", "gauge", float64(len(st.Neighbors)))
