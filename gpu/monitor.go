@@ -106,6 +106,15 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
+// Poll reads the GPUs once, now, and returns the resulting status. It is
+// for a one-off answer (a short job asking whether a GPU is free); a Monitor
+// that Runs polls by itself. With a zero grace window, one free sample is
+// enough to lend a GPU.
+func (m *Monitor) Poll() Status {
+	m.poll(time.Now())
+	return m.Status()
+}
+
 // Status is the latest status; safe to call from any goroutine.
 func (m *Monitor) Status() Status {
 	m.mu.Lock()

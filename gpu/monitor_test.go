@@ -325,3 +325,22 @@ func BenchmarkMonitorPoll8GPUs(b *testing.B) {
 		mon.poll(now)
 	}
 }
+
+func TestMonitorPollOnce(t *testing.T) {
+	m := nvmltest.New(2)
+	m.Set(0, func(g *nvmltest.GPU) { g.Compute = []nvml.ProcessInfo{ownerProcess} })
+	cfg := monitorConfig()
+	cfg.Device, cfg.Idle.Grace = AnyGPU, 0
+	mon, err := NewMonitor(open(t, m, procFS(map[uint32]string{4242: "blender"})), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := mon.Poll(); s.State != StateContributing || s.Device != 1 || s.UUID != m.UUID(1) {
+		t.Fatalf("GPU 1 free, no grace: %+v", s)
+	}
+	cfg.Device = 0
+	mon, _ = NewMonitor(open(t, m, procFS(map[uint32]string{4242: "blender"})), cfg)
+	if s := mon.Poll(); s.State != StateYielded || s.Reason != "process 4242 (blender) is using the GPU" {
+		t.Fatalf("GPU 0 busy: %+v", s)
+	}
+}
