@@ -38,8 +38,11 @@ demo: build
 sim: build
 	$(BIN) sim
 
+# One fuzz target per run: go test -fuzz takes a single target.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeShard -fuzztime 60s ./gossip/
+	for f in FuzzDecodeShard FuzzShardPastChecksum FuzzUnmarshalHeartbeat; do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 60s ./gossip/ || exit 1; \
+	done
 
 results: build
 	./scripts/results.sh $(BIN) $(DATA)

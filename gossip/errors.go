@@ -7,9 +7,10 @@ import "errors"
 // callers classify with errors.Is and log the wrapped text, which says which
 // field was wrong and where.
 var (
-	// ErrMalformed: the bytes are not a v1 shard: too short, bad magic,
-	// unknown version or encoding, reserved bits set, or a payload length
-	// that disagrees with the bytes present.
+	// ErrMalformed: the bytes are not a v1 shard or a v2 heartbeat: too
+	// short, bad magic, unknown version or encoding, reserved bits set, a
+	// length that disagrees with the bytes present, or a heartbeat field
+	// out of its bounds (counts, device name, proposed peer IDs).
 	ErrMalformed = errors.New("gossip: malformed message")
 	// ErrChecksum: the CRC-32C does not match the header and payload.
 	ErrChecksum = errors.New("gossip: checksum mismatch")
@@ -34,6 +35,10 @@ var (
 	ErrFutureRound = errors.New("gossip: round too far ahead")
 	// ErrBadWeight: the data weight is not a finite value in (0, MaxDataWeight].
 	ErrBadWeight = errors.New("gossip: data weight not a finite value in (0, 1e6]")
+	// ErrBadCoordinate: a heartbeat's network coordinate has a NaN or
+	// infinite part, a negative height or error, or a distance beyond ten
+	// seconds.
+	ErrBadCoordinate = errors.New("gossip: network coordinate out of range")
 	// ErrAssemblerFull: the Assembler is at its sender or round bound and
 	// refused the shard.
 	ErrAssemblerFull = errors.New("gossip: assembler full")

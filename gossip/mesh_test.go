@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/p2p"
+	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -37,11 +40,33 @@ type meshFixture struct {
 	init      []float32
 	parts     [][]int
 	rounds    int
-	degree    int
+	neighbors topology.SelectConfig
 	bootstrap []string
 	dir       string
 	minPeers  int
 	gate      gate
+	// latency, when set, stands in for the network's RTTs: peer i measures
+	// latency(i, j) to peer j (loopback RTTs are all alike).
+	latency func(i, j int) time.Duration
+	mu      sync.Mutex
+	index   map[peer.ID]int // peers started so far
+}
+
+// rttFor is peer i's RTT function: the fixture's latency when it has one,
+// the transport's otherwise.
+func (f *meshFixture) rttFor(i int, h *p2p.Host) func(context.Context, peer.ID) (p2p.RTTSample, error) {
+	if f.latency == nil {
+		return h.RTT
+	}
+	return func(_ context.Context, id peer.ID) (p2p.RTTSample, error) {
+		f.mu.Lock()
+		j, ok := f.index[id]
+		f.mu.Unlock()
+		if !ok {
+			return p2p.RTTSample{}, fmt.Errorf("peer %s is not in the test mesh", id)
+		}
+		return p2p.RTTSample{RTT: f.latency(i, j), Source: "test"}, nil
+	}
 }
 
 // gate holds every peer's local step once its round reaches a mark, so the
@@ -95,7 +120,7 @@ func newMeshFixture(t *testing.T, modelSpec string, peers, rounds, degree int) *
 		t.Fatal(err)
 	}
 	return &meshFixture{t: t, train: train, test: test, model: model, init: init, parts: parts,
-		rounds: rounds, degree: degree, dir: t.TempDir(), minPeers: peers - 1, gate: gate{at: 1 << 30}}
+		rounds: rounds, neighbors: topology.SelectConfig{Degree: degree}, dir: t.TempDir(), minPeers: peers - 1, gate: gate{at: 1 << 30}}
 }
 
 // start runs peer i; its key lives in the fixture's directory, so starting
@@ -116,6 +141,12 @@ func (f *meshFixture) start(i int) *livePeer {
 		cancel()
 		f.t.Fatal(err)
 	}
+	f.mu.Lock()
+	if f.index == nil {
+		f.index = map[peer.ID]int{}
+	}
+	f.index[h.ID()] = i
+	f.mu.Unlock()
 	go h.JoinRun(ctx, "mesh-test", 200*time.Millisecond)
 	scorer := gossip.NewScorer()
 	ps, err := gossip.NewPubSub(ctx, h.Host, scorer)
@@ -131,7 +162,7 @@ func (f *meshFixture) start(i int) *livePeer {
 	var by []int32
 	var p *gossip.Peer
 	p, err = gossip.NewPeer(gossip.PeerConfig{
-		Host: h.Host, PubSub: ps, Scorer: scorer, RTT: h.RTT, Run: "mesh-test", ModelSpec: f.model.Spec(), Init: f.init,
+		Host: h.Host, PubSub: ps, Scorer: scorer, RTT: f.rttFor(i, h), Run: "mesh-test", ModelSpec: f.model.Spec(), Init: f.init,
 		Optimizer: training.OptimizerConfig{Kind: "sgd", Momentum: 0.9}, Schedule: training.CosineLR{Base: 0.1, Total: f.rounds},
 		Rounds: f.rounds, Order: training.AdaptThenCombine,
 		Step: func(params, grad []float32) float64 {
@@ -141,7 +172,7 @@ func (f *meshFixture) start(i int) *livePeer {
 			return stepModel.LossGrad(params, grad, bx, by)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, f.test) },
-		EvalEvery: 20, Batch: 16, Degree: f.degree, MaxRoundTimeout: time.Second,
+		EvalEvery: 20, Batch: 16, Neighbors: f.neighbors, MaxRoundTimeout: time.Second,
 		Heartbeat: 200 * time.Millisecond, MinPeers: f.minPeers, Logger: quiet,
 	})
 	if err != nil {
@@ -252,14 +283,18 @@ func TestLiveMeshTrainsSurvivesDeathsAndRejoins(t *testing.T) {
 
 // TestInboundBytesFollowNeighborsNotMeshSize counts what really crosses each
 // peer's transport on the gossipsub protocol (forwarded and duplicate copies
-// included) on a 12-peer mesh of degree 4: per round it must stay within
-// 1.25 × neighbors × one encoded parameter vector, not grow with the mesh.
+// included, heartbeats too) on a 12-peer mesh of degree 4 under the default
+// policy, latency+long: per round it must stay within 1.25 × (near
+// neighbors + long neighbors / LongPeriod) × one encoded parameter vector.
+// It must not grow with the mesh, and a long neighbor must cost a vector
+// every LongPeriod rounds (its long topic), not every round.
 func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live mesh test: real libp2p hosts on loopback")
 	}
 	const peers, rounds, degree = 12, 60, 4
 	f := newMeshFixture(t, "mlp:256", peers, rounds, degree)
+	period := f.neighbors.WithDefaults().LongPeriod
 	live := make([]*livePeer, peers)
 	for i := range peers {
 		live[i] = f.start(i)
@@ -281,6 +316,7 @@ func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 		}
 		payload += len(b)
 	}
+	withLong := 0
 	for i, lp := range live {
 		if lp.err != nil {
 			t.Fatalf("peer %d: %v", i, lp.err)
@@ -291,15 +327,25 @@ func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 				in += st.TotalIn
 			}
 		}
+		all, long := len(lp.sum.Neighbors), len(lp.sum.LongNeighbors)
+		vectors := float64(all-long) + float64(long)/float64(period) // expected vectors in per round
 		perRound := float64(in) / float64(rounds)
-		limit := 1.25 * float64(len(lp.sum.Neighbors)) * float64(payload)
-		t.Logf("peer %d: %d neighbors, %.0f B in per round = %.3f × neighbors × vector (%d B); %d neighbor changes, %d rounds published",
-			i, len(lp.sum.Neighbors), perRound, perRound/float64(len(lp.sum.Neighbors)*payload), payload, lp.sum.NeighborChanges, lp.sum.Published)
-		if len(lp.sum.Neighbors) > degree || len(lp.sum.Neighbors) == 0 {
-			t.Errorf("peer %d has %d neighbors, want 1..%d", i, len(lp.sum.Neighbors), degree)
+		t.Logf("peer %d: %d near + %d long neighbors, %.0f B in per round = %.3f × expected (%.2f vectors of %d B; %.2f if long links sent every round); %d neighbor changes, %d rounds published, %d on the long topic",
+			i, all-long, long, perRound, perRound/(vectors*float64(payload)), vectors, payload, float64(all), lp.sum.NeighborChanges, lp.sum.Published, lp.sum.LongPublished)
+		if max := f.neighbors.WithDefaults().MaxDegree; all > max || all == 0 {
+			t.Errorf("peer %d has %d neighbors, want 1..%d", i, all, max)
 		}
-		if perRound > limit {
-			t.Errorf("peer %d received %.0f B per round, over 1.25 × %d neighbors × %d B", i, perRound, len(lp.sum.Neighbors), payload)
+		if perRound > 1.25*vectors*float64(payload) {
+			t.Errorf("peer %d received %.0f B per round, over 1.25 × %.2f vectors × %d B", i, perRound, vectors, payload)
 		}
+		if lp.sum.LongPublished > int64(rounds/period+1) {
+			t.Errorf("peer %d published on its long topic in %d rounds, want at most every %dth of %d", i, lp.sum.LongPublished, period, rounds)
+		}
+		if long > 0 {
+			withLong++
+		}
+	}
+	if withLong == 0 {
+		t.Error("no peer has a long neighbor under latency+long")
 	}
 }

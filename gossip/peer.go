@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/gradmesh/gradmesh/p2p"
+	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -25,8 +27,14 @@ type PeerConfig struct {
 	// Protect keeps (true) or releases (false) the connection to a chosen
 	// neighbor in the connection manager; may be nil.
 	Protect func(id peer.ID, keep bool)
-	// RTT measures the round-trip time to a connected peer; may be nil.
-	RTT func(ctx context.Context, id peer.ID) (time.Duration, error)
+	// RTT measures the round-trip time to a connected peer (p2p.Host.RTT
+	// live; tests inject their own latencies); may be nil. It may block
+	// (a ping) and is called from its own goroutine, at most once at a time
+	// per peer, every heartbeat period for the peers being probed.
+	RTT func(ctx context.Context, id peer.ID) (p2p.RTTSample, error)
+	// Device is what this peer computes on, announced in its heartbeats
+	// (default: Name "cpu").
+	Device Device
 
 	Run        string // training run name: peers of one run train one model
 	ModelSpec  string // model architecture (training.Model.Spec), part of the fingerprint
@@ -44,8 +52,15 @@ type PeerConfig struct {
 	Evaluate  func(params []float32) training.Evaluation
 	EvalEvery int // rounds between evaluations (default 10)
 
+	// Neighbors is how the peer chooses whom to mix with (policy, degree,
+	// long links and their period, …). Every peer of a run must use the
+	// same values: each derives the others' accepted sets from their
+	// announcements. Zero fields take topology's defaults (latency+long,
+	// degree 4, one long link every 4 rounds); a zero Seed is derived from
+	// the run name, so that all peers of a run agree on it.
+	Neighbors topology.SelectConfig
+
 	Batch           int           // samples per local step, for reporting throughput
-	Degree          int           // neighbors to mix with (default 4)
 	MinPeers        int           // other run members to wait for before round 0 (default 1)
 	MaxRoundTimeout time.Duration // longest a round waits for neighbors (default 5 s)
 	Heartbeat       time.Duration // control-topic announcement period (default 1 s)
@@ -66,8 +81,9 @@ func (c *PeerConfig) setDefaults() {
 	if c.EvalEvery <= 0 {
 		c.EvalEvery = 10
 	}
-	if c.Degree <= 0 {
-		c.Degree = 4
+	c.Neighbors = c.Neighbors.WithDefaults()
+	if c.Neighbors.Seed == 0 {
+		c.Neighbors.Seed = RunSeed(c.Run)
 	}
 	if c.MinPeers <= 0 {
 		c.MinPeers = 1
@@ -83,6 +99,9 @@ func (c *PeerConfig) setDefaults() {
 	}
 	if c.DataWeight == 0 {
 		c.DataWeight = 1
+	}
+	if c.Device.Name == "" {
+		c.Device.Name = "cpu"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -103,16 +122,28 @@ type Peer struct {
 	published []float32     // what this peer sent for the round in progress
 	asm       *Assembler
 
-	control   *pubsub.Topic
-	own       *pubsub.Topic
-	neighbors map[peer.ID]*neighbor
-	proposed  []string               // neighbor set computed at the last membership tick
-	heard     map[peer.ID]*Heartbeat // latest heartbeat per member
+	longAsm *Assembler // long neighbors' vectors, which arrive rounds late
+
+	control       *pubsub.Topic
+	own           *pubsub.Topic // parameter topic: near neighbors follow it
+	ownLong       *pubsub.Topic // long topic: long neighbors follow it
+	neighbors     map[peer.ID]*neighbor
+	links         []link                 // active links, sorted by ID, as handed to the node
+	heard         map[peer.ID]*heardBeat // latest heartbeat per member
+	planner       *topology.Planner      // neighbor selection
+	vivaldi       *topology.Vivaldi      // this peer's network coordinate
+	coordErrorMax float64                // a coordinate's error until it has been fitted to a sample
+	proposals     []topology.Link        // announced in each heartbeat
+	idOf          map[string]peer.ID     // members by their string form, from the last plan
 
 	inbox     chan inbound
 	stepped   chan stepResult
 	evaluated chan evalResult
 	jobs      chan func()
+	measured  chan measured
+	probing   map[peer.ID]bool // probes in flight
+	rtt       rttTable
+	wg        sync.WaitGroup // goroutines Run started; Run waits for them
 
 	roundStart time.Time
 	roundEWMA  time.Duration
@@ -124,6 +155,7 @@ type Peer struct {
 
 type inbound struct {
 	from  peer.ID
+	long  bool // arrived on the sender's long topic
 	shard *Shard
 }
 
@@ -136,14 +168,6 @@ type stepResult struct {
 type evalResult struct {
 	round int
 	eval  training.Evaluation
-}
-
-type neighbor struct {
-	id     peer.ID
-	sub    *pubsub.Subscription
-	topic  *pubsub.Topic
-	cancel context.CancelFunc
-	rtt    time.Duration
 }
 
 // NewPeer checks the configuration and joins the run's topics.
@@ -161,15 +185,42 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	case cfg.Run == "":
 		return nil, errors.New("gossip: peer needs a run name")
 	}
-	p := &Peer{cfg: cfg, log: cfg.Logger, self: cfg.Host.ID(), run: RunID(cfg.Run),
+	if err := checkDeviceName(cfg.Device.Name); err != nil {
+		return nil, fmt.Errorf("gossip: PeerConfig.Device: %w", err)
+	}
+	if cfg.Device.MemoryBytes > MaxDeviceMemory {
+		return nil, fmt.Errorf("gossip: PeerConfig.Device: memory %d bytes, at most %d", cfg.Device.MemoryBytes, uint64(MaxDeviceMemory))
+	}
+	if err := cfg.Neighbors.Validate(); err != nil {
+		return nil, fmt.Errorf("gossip: PeerConfig.Neighbors: %w", err)
+	}
+	if cfg.Neighbors.MaxDegree > MaxProposals || cfg.Neighbors.Degree > MaxProposals {
+		return nil, fmt.Errorf("gossip: PeerConfig.Neighbors: degree %d and max degree %d, at most %d (a heartbeat's proposals)",
+			cfg.Neighbors.Degree, cfg.Neighbors.MaxDegree, MaxProposals)
+	}
+	self := cfg.Host.ID()
+	planner, err := topology.NewPlanner(self.String(), cfg.Neighbors)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	vcfg := topology.DefaultVivaldiConfig()
+	vcfg.Seed = RunSeed(string(self)) // reproducible for a given identity
+	vivaldi, err := topology.NewVivaldi(vcfg)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	p := &Peer{cfg: cfg, log: cfg.Logger, self: self, run: RunID(cfg.Run),
 		model:     ModelFingerprint(cfg.ModelSpec, len(cfg.Init)),
-		neighbors: map[peer.ID]*neighbor{}, heard: map[peer.ID]*Heartbeat{},
+		neighbors: map[peer.ID]*neighbor{}, heard: map[peer.ID]*heardBeat{},
+		planner: planner, vivaldi: vivaldi, coordErrorMax: vcfg.ErrorMax, idOf: map[string]peer.ID{},
 		inbox: make(chan inbound, 4096), stepped: make(chan stepResult, 1),
-		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4)}
-	p.asm = NewAssembler(len(cfg.Init), 4*cfg.Degree+16, 2*Window+1)
+		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4),
+		measured: make(chan measured, 64), probing: map[peer.ID]bool{}}
+	senders := 2*cfg.Neighbors.MaxDegree + 16 // room for neighbors that just left or just came
+	p.asm = NewAssembler(len(cfg.Init), senders, 2*Window+1)
+	p.longAsm = NewAssembler(len(cfg.Init), senders, 2*Window+1)
 	init := slices.Clone(cfg.Init)
 	p.current.Store(&init)
-	var err error
 	if p.control, err = cfg.PubSub.Join(ControlTopic(p.run)); err != nil {
 		return nil, fmt.Errorf("gossip: joining the control topic: %w", err)
 	}
@@ -179,6 +230,10 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if p.own, err = cfg.PubSub.Join(ParamTopic(p.run, p.self)); err != nil {
 		return nil, fmt.Errorf("gossip: joining own parameter topic: %w", err)
 	}
+	if p.ownLong, err = cfg.PubSub.Join(LongTopic(p.run, p.self)); err != nil {
+		return nil, fmt.Errorf("gossip: joining own long topic: %w", err)
+	}
+	p.stats.policy = string(cfg.Neighbors.Policy)
 	return p, nil
 }
 
@@ -186,13 +241,12 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 // achieved. The peer stays in the mesh (receiving and mixing) the whole time.
 func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 	// Deferred calls run last-first: cancel the goroutines, then wait for them.
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer p.wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(1)
+	p.wg.Add(1)
 	go func() { // compute goroutine: steps and evaluations, one at a time
-		defer wg.Done()
+		defer p.wg.Done()
 		for {
 			select {
 			case job := <-p.jobs:
@@ -207,9 +261,9 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 		return p.summary(), fmt.Errorf("gossip: subscribing to the control topic: %w", err)
 	}
 	heartbeats := make(chan *heardBeat, 256)
-	wg.Add(1)
+	p.wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer p.wg.Done()
 		defer sub.Cancel()
 		p.readHeartbeats(ctx, sub, heartbeats)
 	}()
@@ -220,8 +274,6 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 	}
 	beat := time.NewTicker(p.cfg.Heartbeat)
 	defer beat.Stop()
-	membership := time.NewTicker(250 * time.Millisecond)
-	defer membership.Stop()
 	p.deadline = time.NewTimer(time.Hour)
 	defer p.deadline.Stop()
 	p.node.Start()
@@ -243,9 +295,10 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 			p.noteHeartbeat(ctx, hb)
 		case ev := <-p.evaluated:
 			p.stats.setEval(ev.round, ev.eval)
-		case <-membership.C:
-			p.updateNeighbors(ctx, false)
+		case m := <-p.measured:
+			p.noteMeasured(m)
 		case <-beat.C:
+			p.plan(ctx)
 			p.publishHeartbeat(ctx)
 		}
 		p.handleReady(ctx)
@@ -267,12 +320,7 @@ func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
 	if err := p.await(ctx, heartbeats, nil, func() bool { return len(p.members()) >= p.cfg.MinPeers }); err != nil {
 		return err
 	}
-	// Members announce themselves once a heartbeat period; give them two to
-	// be heard, and our neighbors time to subscribe to our topic.
-	p.updateNeighbors(ctx, true)
-	settle := time.NewTimer(2 * p.cfg.Heartbeat)
-	defer settle.Stop()
-	if err := p.await(ctx, heartbeats, settle.C, func() bool { p.updateNeighbors(ctx, false); return false }); err != nil {
+	if err := p.settle(ctx, heartbeats); err != nil {
 		return err
 	}
 	startRound, params := 0, p.cfg.Init
@@ -288,6 +336,45 @@ func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
 	return p.resetNode(startRound, params)
 }
 
+// settlePlans bounds how many heartbeat periods a starting peer spends
+// agreeing on its neighbors before round 0.
+const settlePlans = 10
+
+// settle agrees on neighbors before round 0: it announces, plans and probes
+// once a heartbeat period until the active links have stayed the same, and
+// non-empty, over three plans, or for at most settlePlans periods. Members
+// need a period to hear each proposal and another to answer it, and our
+// neighbors need the time to subscribe to our topics.
+func (p *Peer) settle(ctx context.Context, heartbeats <-chan *heardBeat) error {
+	beat := time.NewTicker(p.cfg.Heartbeat)
+	defer beat.Stop()
+	p.plan(ctx)
+	p.publishHeartbeat(ctx)
+	stable := 0
+	for plans := 1; stable < 2 && plans < settlePlans; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case hb := <-heartbeats:
+			p.heard[hb.from] = hb
+		case m := <-p.measured:
+			p.noteMeasured(m)
+		case <-beat.C:
+			before := p.links
+			p.plan(ctx)
+			p.publishHeartbeat(ctx)
+			plans++
+			if len(p.links) > 0 && slices.Equal(before, p.links) {
+				stable++
+			} else {
+				stable = 0
+			}
+		}
+	}
+	p.log.Info("neighbors agreed", "neighbors", len(p.links), "stable", stable >= 2)
+	return nil
+}
+
 // await records heartbeats and calls tick every 50 ms until tick reports
 // true, until is closed (or fires), or ctx ends.
 func (p *Peer) await(ctx context.Context, heartbeats <-chan *heardBeat, until <-chan time.Time, tick func() bool) error {
@@ -298,7 +385,9 @@ func (p *Peer) await(ctx context.Context, heartbeats <-chan *heardBeat, until <-
 		case <-ctx.Done():
 			return ctx.Err()
 		case hb := <-heartbeats:
-			p.heard[hb.from] = &hb.Heartbeat
+			p.heard[hb.from] = hb
+		case m := <-p.measured:
+			p.noteMeasured(m)
 		case <-t.C:
 		case <-until:
 			return nil
@@ -308,16 +397,17 @@ func (p *Peer) await(ctx context.Context, heartbeats <-chan *heardBeat, until <-
 }
 
 func (p *Peer) resetNode(round int, params []float32) error {
-	self, nb := p.neighborWeights()
+	self, nb := p.nodeNeighbors()
 	node, err := training.NewNode(training.NodeConfig{ID: training.PeerID(p.self), Params: params, SelfWeight: self,
 		Neighbors: nb, Optimizer: p.cfg.Optimizer.New(len(params)), Schedule: p.cfg.Schedule, Rounds: p.cfg.Rounds,
-		StartRound: round, Window: Window, DataWeight: p.cfg.DataWeight, Order: p.cfg.Order})
+		StartRound: round, Window: Window, DataWeight: p.cfg.DataWeight, Order: p.cfg.Order,
+		LongPeriod: p.cfg.Neighbors.LongPeriod})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	p.node = node
 	p.round.Store(uint64(round))
-	p.asm.DropBefore(uint64(round))
+	p.dropBefore(round)
 	p.stats.noteStart(round)
 	return nil
 }
@@ -326,15 +416,22 @@ func (p *Peer) resetNode(round int, params []float32) error {
 func (p *Peer) handleReady(ctx context.Context) {
 	rd := p.node.Ready()
 	if len(rd.Messages) > 0 {
+		round := rd.Messages[0].Round
 		p.published = rd.Messages[0].Params
-		p.publish(ctx, rd.Messages[0].Round, p.published)
+		near, long := p.audience(rd.Messages)
+		// Followers the node does not count yet (a link one side adopted a
+		// heartbeat earlier than the other) get the vector too, rather than
+		// waiting out a deadline for it.
+		near = near || len(p.own.ListPeers()) > 0
+		long = long || (round%p.cfg.Neighbors.LongPeriod == 0 && len(p.ownLong.ListPeers()) > 0)
+		p.publish(ctx, round, p.published, near, long)
 	}
 	for _, r := range rd.Rounds {
 		p.finishRound(ctx, r)
 	}
 	if rd.Step != nil {
 		p.round.Store(uint64(rd.Step.Round))
-		p.asm.DropBefore(uint64(rd.Step.Round))
+		p.dropBefore(rd.Step.Round)
 		if p.cfg.Order == training.CombineThenAdapt {
 			p.published = rd.Step.Params
 		}
@@ -420,17 +517,45 @@ func (p *Peer) armDeadline() {
 	p.deadline.Reset(timeout)
 }
 
+// audience says whether the node's messages go to near neighbors, to long
+// ones, or both.
+func (p *Peer) audience(msgs []training.Message) (near, long bool) {
+	isLong := map[training.PeerID]bool{}
+	for _, nb := range p.node.Neighbors() {
+		isLong[nb.ID] = nb.Long
+	}
+	for _, m := range msgs {
+		if isLong[m.To] {
+			long = true
+		} else {
+			near = true
+		}
+	}
+	return near, long
+}
+
+// dropBefore frees partial vectors the node can no longer use: near ones
+// of finished rounds, long ones of exchanges more than 2·LongPeriod back.
+func (p *Peer) dropBefore(round int) {
+	p.asm.DropBefore(uint64(round))
+	p.longAsm.DropBefore(uint64(max(round-2*p.cfg.Neighbors.LongPeriod, 0)))
+}
+
 // receive feeds a validated shard to the assembler and a completed vector to the node.
 func (p *Peer) receive(in inbound) {
-	complete, err := p.asm.Add(in.from.String(), in.shard)
+	asm := p.asm
+	if in.long {
+		asm = p.longAsm
+	}
+	complete, err := asm.Add(in.from.String(), in.shard)
 	if err != nil {
-		p.log.Debug("shard dropped", "from", in.from, "err", err)
+		p.log.Debug("shard dropped", "from", in.from, "long", in.long, "err", err)
 		return
 	}
 	if !complete {
 		return
 	}
-	vec, _, _, ok := p.asm.Take(in.from.String(), in.shard.Round, p.published)
+	vec, _, _, ok := asm.Take(in.from.String(), in.shard.Round, nil)
 	if !ok {
 		return
 	}
@@ -442,8 +567,9 @@ func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
 	switch {
 	case err == nil:
 		p.stats.noteMixed(from)
-	case errors.Is(err, training.ErrStaleRound), errors.Is(err, training.ErrNotNeighbor):
-		// Late, or from a peer that stopped being a neighbor: normal churn.
+	case errors.Is(err, training.ErrStaleRound), errors.Is(err, training.ErrNotNeighbor), errors.Is(err, training.ErrOffCadence):
+		// Late, from a peer that stopped being a neighbor, or sent while a
+		// link switched between near and long: normal churn.
 	default:
 		p.log.Debug("vector refused", "from", from, "round", round, "err", err)
 	}
@@ -454,6 +580,9 @@ func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
 func (p *Peer) expire() {
 	round := p.node.Round()
 	for _, nb := range p.node.Neighbors() {
+		if nb.Long {
+			continue // a long exchange is mixed whole or not at all
+		}
 		if vec, got, of, ok := p.asm.Take(peer.ID(nb.ID).String(), uint64(round), p.published); ok {
 			p.log.Debug("mixing a partial vector", "from", nb.ID, "shards", got, "of", of)
 			p.deliver(peer.ID(nb.ID), round, vec)

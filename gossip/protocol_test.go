@@ -9,9 +9,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/topology"
 )
 
 // protocolDoc reads docs/PROTOCOL.md.
@@ -24,18 +30,19 @@ func protocolDoc(t *testing.T) string {
 	return string(b)
 }
 
-// hexBlock returns the bytes of the document's one ```hex fenced block.
-func hexBlock(t *testing.T, doc string) []byte {
+// hexBlocks returns the bytes of each ```hex fenced block of the document,
+// in order.
+func hexBlocks(t *testing.T, doc string) [][]byte {
 	t.Helper()
-	var out []byte
-	blocks, in := 0, false
+	var out [][]byte
+	in := false
 	sc := bufio.NewScanner(strings.NewReader(doc))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case !in && line == "```hex":
 			in = true
-			blocks++
+			out = append(out, nil)
 		case in && line == "```":
 			in = false
 		case in:
@@ -44,22 +51,22 @@ func hexBlock(t *testing.T, doc string) []byte {
 				if err != nil || len(b) != 1 {
 					t.Fatalf("hex block: %q is not one hex byte", field)
 				}
-				out = append(out, b[0])
+				out[len(out)-1] = append(out[len(out)-1], b[0])
 			}
 		}
 	}
-	if blocks != 1 || in {
-		t.Fatalf("want exactly one closed ```hex block in PROTOCOL.md, found %d (open: %v)", blocks, in)
+	if len(out) != 2 || in {
+		t.Fatalf("want two closed ```hex blocks in PROTOCOL.md (a shard, a heartbeat), found %d (open: %v)", len(out), in)
 	}
 	return out
 }
 
-// TestProtocolDocument decodes the worked example of docs/PROTOCOL.md and
-// checks every field, and the identifiers and sizes the document states,
-// against the code. (TestProtocolWorkedExample checks the example too.)
+// TestProtocolDocument decodes the worked shard example of
+// docs/PROTOCOL.md and checks every field, and the identifiers and sizes the
+// document states, against the code.
 func TestProtocolDocument(t *testing.T) {
 	doc := protocolDoc(t)
-	b := hexBlock(t, doc)
+	b := hexBlocks(t, doc)[0]
 	if len(b) != 92 {
 		t.Fatalf("worked example is %d bytes, the document says 92", len(b))
 	}
@@ -108,7 +115,7 @@ func TestProtocolDocument(t *testing.T) {
 	ns := sha256.Sum256([]byte("demo"))
 	for _, stated := range []string{
 		"a6bf446f", "0xE3069283", "gradmesh/run/" + hex.EncodeToString(ns[:])[:32],
-		"/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/control",
+		"/gradmesh/v2/" + hex.EncodeToString(run[:]) + "/control",
 	} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
@@ -122,19 +129,86 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 	doc := protocolDoc(t)
 	for _, want := range []string{
 		"## Topics",
-		"`/gradmesh/v1/<runhex>/control`",
+		"`/gradmesh/v2/<runhex>/control`",
+		"`/gradmesh/v1/<runhex>/long/<peer ID>`",
+		"SHA-256(`\"gradmesh/neighbors/\" + run name`)",
+		"MaxDegree = 2 · Degree, AsyncRTT = 100 ms",
 		"`/gradmesh/v1/<runhex>/params/<peer ID>`",
 		"`/gradmesh/kad/1.0.0`",
 		"| 76 | 4 | u32 | CRC-32C |",
 		"1,044,480",
 		"65,516 values, 262,144 bytes",
 		"1 ≤ n ≤ 261,100",
+		"| 4 | 1 | u8 | version | must be 2 |",
+		"| 50 | 1 | u8 | k: number of proposals | ≤ 32 |",
+		"**2,420 bytes** at most",
+		"117 bytes at least",
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("PROTOCOL.md lacks %q", want)
 		}
 	}
-	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 {
+	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 ||
+		HeartbeatVersion != 2 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_420 ||
+		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v2/9e8c11493546427b21ae34d683b7a749/control" {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
+	}
+	seed := sha256.Sum256([]byte("gradmesh/neighbors/demo"))
+	if RunSeed("demo") != binary.LittleEndian.Uint64(seed[:8]) {
+		t.Error("RunSeed is not the first 8 bytes, little-endian, of SHA-256(\"gradmesh/neighbors/\" + run)")
+	}
+	defaults := topology.SelectConfig{}.WithDefaults()
+	if defaults.MaxDegree != 2*defaults.Degree || defaults.AsyncRTT != 100*time.Millisecond || defaults.Policy != topology.PolicyLatencyLong ||
+		defaults.LongPeriod != 2 || defaults.Shortlist != 8 || defaults.Hysteresis != 0.2 || defaults.RefusalMemory != 4 {
+		t.Errorf("the neighbor-selection defaults PROTOCOL.md states no longer match the code: %+v", defaults)
+	}
+}
+
+// TestProtocolHeartbeatExample decodes the worked heartbeat example of
+// docs/PROTOCOL.md, checks every field it states, re-encodes the stated
+// fields to the same bytes, and checks that the validator's author rule
+// refuses it from a peer it proposes.
+func TestProtocolHeartbeatExample(t *testing.T) {
+	doc := protocolDoc(t)
+	b := hexBlocks(t, doc)[1]
+	if len(b) != 207 {
+		t.Fatalf("worked heartbeat is %d bytes, the document says 207", len(b))
+	}
+	run, model := RunID("demo"), ModelFingerprint("mlp:64-10-10", 760)
+	hb, err := UnmarshalHeartbeat(b, run, model)
+	if err != nil {
+		t.Fatalf("the worked heartbeat does not decode: %v", err)
+	}
+	near, long := "12D3KooWCtgLB35RpjwhC4Hwgj2ZbSsN7WRMiDdBQg9mExHX659m", "12D3KooWKvuZ9oxXQZr9uMQ6LJwabgVHLTakJjkMSxiby5Pdpowk"
+	want := Heartbeat{RunID: run, Model: model, Round: 7, Degree: 3, DataWeight: 1, SamplesPerSec: 1500,
+		Device: Device{Name: "cpu"},
+		Coord:  WireCoord{Vec: [CoordDims]float32{0.0078125, -0.001953125}, Height: 0.0009765625, Error: 0.25}}
+	for _, pr := range []struct {
+		text string
+		long bool
+		rtt  time.Duration
+	}{{near, false, 1500 * time.Microsecond}, {long, true, 180 * time.Millisecond}} {
+		id, err := peer.Decode(pr.text)
+		if err != nil {
+			t.Fatalf("the document's peer ID %s: %v", pr.text, err)
+		}
+		want.Proposals = append(want.Proposals, Proposal{ID: id, Long: pr.long, RTT: pr.rtt})
+	}
+	if !reflect.DeepEqual(*hb, want) {
+		t.Errorf("the worked heartbeat decodes to\n%+v\nthe document says\n%+v", *hb, want)
+	}
+	if enc, err := want.Marshal(); err != nil || !slices.Equal(enc, b) {
+		t.Errorf("encoding the stated fields gives\n%x (%v)\nnot the document's\n%x", enc, err, b)
+	}
+	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x5e94739c {
+		t.Errorf("CRC-32C %#08x, the document says 0x5e94739c", got)
+	}
+	if err := hb.CheckAuthor(want.Proposals[1].ID); err == nil {
+		t.Error("the example is accepted from a peer it proposes")
+	}
+	for _, stated := range []string{"0x5e94739c", near, long, "(207 bytes)"} {
+		if !strings.Contains(doc, stated) {
+			t.Errorf("the document no longer states %s", stated)
+		}
 	}
 }

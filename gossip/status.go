@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -25,7 +26,11 @@ type Status struct {
 	TestAccuracy  *float64         `json:"test_accuracy"`
 	TestLoss      *float64         `json:"test_loss"`
 	EvaluatedAt   int              `json:"evaluated_at_round"`
-	Neighbors     []NeighborStatus `json:"neighbors"`
+	Policy        string           `json:"policy"`    // neighbor selection: random, latency or latency+long
+	Neighbors     []NeighborStatus `json:"neighbors"` // active links: both ends accept them
+	Proposals     []ProposalStatus `json:"proposals"` // links this peer announces it wants
+	RTT           []RTTStatus      `json:"rtt"`       // every member measured, neighbors or not
+	Coordinate    CoordStatus      `json:"coordinate"`
 	Members       int              `json:"members"`
 	BytesIn       int64            `json:"bytes_in"`  // parameter and control payload received
 	BytesOut      int64            `json:"bytes_out"` // payload published × subscribers it went to
@@ -36,11 +41,38 @@ type Status struct {
 	GPU           *GPUStatus       `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
 }
 
-// NeighborStatus describes one neighbor.
+// NeighborStatus describes one active link.
 type NeighborStatus struct {
+	PeerID   string  `json:"peer_id"`
+	Long     bool    `json:"long"`       // mixed asynchronously every LongPeriod rounds
+	Weight   float64 `json:"weight"`     // Metropolis weight
+	RTTms    float64 `json:"rtt_ms"`     // smoothed measured RTT, 0 until measured
+	EstRTTms float64 `json:"est_rtt_ms"` // from network coordinates, 0 when unknown
+	Mixed    int64   `json:"vectors_mixed"`
+}
+
+// ProposalStatus is one link this peer proposes, as its heartbeat says.
+type ProposalStatus struct {
 	PeerID string  `json:"peer_id"`
-	RTTms  float64 `json:"rtt_ms"`
-	Mixed  int64   `json:"vectors_mixed"`
+	Long   bool    `json:"long"`
+	RTTms  float64 `json:"rtt_ms"` // the RTT announced with it (measured, else estimated)
+}
+
+// CoordStatus is this peer's Vivaldi network coordinate.
+type CoordStatus struct {
+	Vec      []float64 `json:"vec_ms"`
+	HeightMS float64   `json:"height_ms"`
+	Error    float64   `json:"error"` // the coordinate's own uncertainty: 1.5 when new, falls as samples fit
+}
+
+// RTTStatus is what a peer measured of its round-trip time to another.
+type RTTStatus struct {
+	PeerID    string  `json:"peer_id"`
+	RTTms     float64 `json:"rtt_ms"`      // smoothed: moving median, then EWMA
+	LastRTTms float64 `json:"last_rtt_ms"` // latest sample
+	Source    string  `json:"source"`      // of the latest sample: quic, yamux or ping
+	Samples   int     `json:"samples"`
+	EstRTTms  float64 `json:"est_rtt_ms"` // from network coordinates, 0 when unknown
 }
 
 // Summary is what a finished peer reports in summary.json.
@@ -50,13 +82,15 @@ type Summary struct {
 	FinalTestAccuracy float64  `json:"final_test_accuracy"`
 	FinalTestLoss     float64  `json:"final_test_loss"`
 	Rounds            int      `json:"rounds"`
-	Neighbors         []string `json:"neighbors"`
+	Neighbors         []string `json:"neighbors"`      // active links at the end, near and long
+	LongNeighbors     []string `json:"long_neighbors"` // those of Neighbors that are long
 	BytesIn           int64    `json:"bytes_in"`
 	BytesOut          int64    `json:"bytes_out"`
 	Rejected          int64    `json:"rejected_messages"`
 	Deadlines         int64    `json:"rounds_ended_by_deadline"`
 	NeighborChanges   int64    `json:"neighbor_changes"`
-	Published         int64    `json:"rounds_published"`
+	Published         int64    `json:"rounds_published"`      // rounds sent on the parameter topic
+	LongPublished     int64    `json:"long_rounds_published"` // rounds sent on the long topic
 }
 
 // stats is the peer's running tally, shared with the status server.
@@ -67,13 +101,17 @@ type stats struct {
 	loss      float64
 	eval      *training.Evaluation
 	evalRound int
-	rtt       map[peer.ID]time.Duration
+	policy    string
+	links     []link                   // active links, sorted
+	proposals []topology.Link          // announced
+	estimates map[string]time.Duration // by peer ID string, from the last plan
 	mixed     map[peer.ID]int64
 	in, out   int64
 	rejected  int64
 	deadlines int64
 	changes   int64
 	published int64
+	longSent  int64
 	stepTime  time.Duration // smoothed duration of one local step
 }
 
@@ -102,15 +140,6 @@ func (s *stats) setEval(round int, e training.Evaluation) {
 	}
 }
 
-func (s *stats) noteRTT(id peer.ID, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rtt == nil {
-		s.rtt = map[peer.ID]time.Duration{}
-	}
-	s.rtt[id] = d
-}
-
 func (s *stats) noteMixed(id peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,19 +149,31 @@ func (s *stats) noteMixed(id peer.ID) {
 	s.mixed[id]++
 }
 
+func (s *stats) setLinks(links []link) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.links = slices.Clone(links)
+}
+
+func (s *stats) setPlan(d topology.Decision, estimates map[string]time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proposals, s.estimates = d.Propose, estimates
+}
+
 func (s *stats) forget(id peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.rtt, id)
 	delete(s.mixed, id) // /status lists current neighbors only
 }
 
-func (s *stats) noteIn(n int)  { s.mu.Lock(); s.in += int64(n); s.mu.Unlock() }
-func (s *stats) noteOut(n int) { s.mu.Lock(); s.out += int64(n); s.mu.Unlock() }
-func (s *stats) noteRejected() { s.mu.Lock(); s.rejected++; s.mu.Unlock() }
-func (s *stats) noteDeadline() { s.mu.Lock(); s.deadlines++; s.mu.Unlock() }
-func (s *stats) noteChange()   { s.mu.Lock(); s.changes++; s.mu.Unlock() }
-func (s *stats) notePublish()  { s.mu.Lock(); s.published++; s.mu.Unlock() }
+func (s *stats) noteIn(n int)     { s.mu.Lock(); s.in += int64(n); s.mu.Unlock() }
+func (s *stats) noteOut(n int)    { s.mu.Lock(); s.out += int64(n); s.mu.Unlock() }
+func (s *stats) noteRejected()    { s.mu.Lock(); s.rejected++; s.mu.Unlock() }
+func (s *stats) noteDeadline()    { s.mu.Lock(); s.deadlines++; s.mu.Unlock() }
+func (s *stats) noteChange()      { s.mu.Lock(); s.changes++; s.mu.Unlock() }
+func (s *stats) notePublish()     { s.mu.Lock(); s.published++; s.mu.Unlock() }
+func (s *stats) noteLongPublish() { s.mu.Lock(); s.longSent++; s.mu.Unlock() }
 
 func (s *stats) noteStep(d time.Duration) {
 	s.mu.Lock()
@@ -169,7 +210,7 @@ func (p *Peer) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
-		EvaluatedAt: s.evalRound, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
+		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
 		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
 	st.GPU = gpu
 	for _, a := range p.cfg.Host.Addrs() {
@@ -179,19 +220,23 @@ func (p *Peer) Status() Status {
 		acc, loss := s.eval.Accuracy, s.eval.Loss
 		st.TestAccuracy, st.TestLoss = &acc, &loss
 	}
-	ids := make([]peer.ID, 0, len(s.rtt))
-	for id := range s.rtt {
-		ids = append(ids, id)
+	for _, l := range s.links {
+		st.Neighbors = append(st.Neighbors, NeighborStatus{PeerID: l.id.String(), Long: l.long, Weight: l.weight,
+			RTTms: millis(p.rtt.smoothed(l.id)), EstRTTms: millis(s.estimates[l.id.String()]), Mixed: s.mixed[l.id]})
 	}
-	for id := range s.mixed {
-		if _, ok := s.rtt[id]; !ok {
-			ids = append(ids, id)
+	for _, l := range s.proposals {
+		st.Proposals = append(st.Proposals, ProposalStatus{PeerID: l.ID, Long: l.Long, RTTms: millis(l.RTT)})
+	}
+	for _, id := range p.rtt.ids() {
+		if r, ok := p.rtt.get(id); ok {
+			st.RTT = append(st.RTT, RTTStatus{PeerID: id.String(), RTTms: millis(r.Smoothed), LastRTTms: millis(r.Last),
+				Source: string(r.Source), Samples: r.Samples, EstRTTms: millis(s.estimates[id.String()])})
 		}
 	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		st.Neighbors = append(st.Neighbors, NeighborStatus{PeerID: id.String(),
-			RTTms: float64(s.rtt[id].Microseconds()) / 1000, Mixed: s.mixed[id]})
+	c := p.vivaldi.Coord() // Vivaldi is safe for concurrent use
+	st.Coordinate = CoordStatus{HeightMS: c.Height * 1000, Error: c.Error}
+	for _, v := range c.Vec {
+		st.Coordinate.Vec = append(st.Coordinate.Vec, v*1000)
 	}
 	return st
 }
@@ -201,15 +246,18 @@ func (p *Peer) summary() *Summary {
 	sum := &Summary{PeerID: st.PeerID, Run: st.Run, Rounds: st.Round, BytesIn: st.BytesIn, BytesOut: st.BytesOut,
 		Rejected: st.Rejected, Deadlines: st.Deadlines, NeighborChanges: st.Changes, Neighbors: []string{}}
 	p.stats.mu.Lock()
-	sum.Published = p.stats.published
+	sum.Published, sum.LongPublished = p.stats.published, p.stats.longSent
 	p.stats.mu.Unlock()
 	if st.TestAccuracy != nil {
 		sum.FinalTestAccuracy, sum.FinalTestLoss = *st.TestAccuracy, *st.TestLoss
 	}
-	for id := range p.neighbors {
-		sum.Neighbors = append(sum.Neighbors, id.String())
+	sum.LongNeighbors = []string{}
+	for _, nb := range st.Neighbors {
+		sum.Neighbors = append(sum.Neighbors, nb.PeerID)
+		if nb.Long {
+			sum.LongNeighbors = append(sum.LongNeighbors, nb.PeerID)
+		}
 	}
-	slices.Sort(sum.Neighbors)
 	return sum
 }
 
@@ -227,17 +275,42 @@ func (st Status) WritePrometheus(w io.Writer) {
 		st.GPU.writePrometheus(w)
 	}
 	metric("gradmesh_members", "Connected peers of the run.", "gauge", float64(st.Members))
-	metric("gradmesh_neighbors", "Neighbors this peer mixes with.", "gauge", float64(len(st.Neighbors)))
+	metric("gradmesh_neighbors", "Active links this peer mixes over, near and long.", "gauge", float64(len(st.Neighbors)))
+	long := 0
+	for _, nb := range st.Neighbors {
+		if nb.Long {
+			long++
+		}
+	}
+	metric("gradmesh_long_neighbors", "Active long links, mixed asynchronously every few rounds.", "gauge", float64(long))
+	metric("gradmesh_coordinate_error", "Uncertainty of this peer's network coordinate (1.5 when new).", "gauge", st.Coordinate.Error)
 	metric("gradmesh_bytes_in_total", "Payload bytes received.", "counter", float64(st.BytesIn))
 	metric("gradmesh_bytes_out_total", "Payload bytes sent.", "counter", float64(st.BytesOut))
 	metric("gradmesh_rejected_messages_total", "Messages rejected by validation.", "counter", float64(st.Rejected))
 	metric("gradmesh_deadline_rounds_total", "Rounds ended by the deadline rather than by all neighbors arriving.", "counter", float64(st.Deadlines))
 	metric("gradmesh_samples_per_second", "Local training throughput.", "gauge", st.SamplesPerSec)
-	fmt.Fprintf(w, "# HELP gradmesh_neighbor_rtt_seconds Round-trip time to each neighbor.\n# TYPE gradmesh_neighbor_rtt_seconds gauge\n")
+	fmt.Fprintf(w, "# HELP gradmesh_neighbor_rtt_seconds Round-trip time to each neighbor, smoothed.\n# TYPE gradmesh_neighbor_rtt_seconds gauge\n")
 	for _, nb := range st.Neighbors {
 		fmt.Fprintf(w, "gradmesh_neighbor_rtt_seconds{peer=%q} %s\n", nb.PeerID, num(nb.RTTms/1000))
 	}
+	fmt.Fprintf(w, "# HELP gradmesh_peer_rtt_seconds Round-trip time to each measured member, smoothed (moving median, then EWMA).\n# TYPE gradmesh_peer_rtt_seconds gauge\n")
+	for _, r := range st.RTT {
+		fmt.Fprintf(w, "gradmesh_peer_rtt_seconds{peer=%q} %s\n", r.PeerID, num(r.RTTms/1000))
+	}
+	fmt.Fprintf(w, "# HELP gradmesh_peer_rtt_estimate_seconds Round-trip time to each measured member that network coordinates predict.\n# TYPE gradmesh_peer_rtt_estimate_seconds gauge\n")
+	for _, r := range st.RTT {
+		if r.EstRTTms > 0 {
+			fmt.Fprintf(w, "gradmesh_peer_rtt_estimate_seconds{peer=%q} %s\n", r.PeerID, num(r.EstRTTms/1000))
+		}
+	}
+	fmt.Fprintf(w, "# HELP gradmesh_peer_rtt_last_seconds Latest round-trip-time sample to each measured member, by source.\n# TYPE gradmesh_peer_rtt_last_seconds gauge\n")
+	for _, r := range st.RTT {
+		fmt.Fprintf(w, "gradmesh_peer_rtt_last_seconds{peer=%q,source=%q} %s\n", r.PeerID, r.Source, num(r.LastRTTms/1000))
+	}
 }
+
+// millis converts a duration to fractional milliseconds.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func num(v float64) string {
 	if math.IsNaN(v) {

@@ -10,7 +10,10 @@ import (
 func TestStatusWritesPrometheusText(t *testing.T) {
 	acc := 0.93
 	st := Status{Round: 12, Loss: 0.25, TestAccuracy: &acc, Members: 5, BytesIn: 1000, BytesOut: 2000, Rejected: 3,
-		Neighbors: []NeighborStatus{{PeerID: "12D3KooWA", RTTms: 1.5}, {PeerID: "12D3KooWB", RTTms: 80}}}
+		Neighbors: []NeighborStatus{{PeerID: "12D3KooWA", RTTms: 1.5}, {PeerID: "12D3KooWB", RTTms: 80, Long: true}},
+		RTT: []RTTStatus{{PeerID: "12D3KooWA", RTTms: 1.5, LastRTTms: 2, Source: "quic", Samples: 7, EstRTTms: 3},
+			{PeerID: "12D3KooWC", RTTms: 250, LastRTTms: 240, Source: "ping", Samples: 1}},
+		Coordinate: CoordStatus{Error: 0.25}}
 	var b bytes.Buffer
 	st.WritePrometheus(&b)
 	text := b.String()
@@ -19,16 +22,26 @@ func TestStatusWritesPrometheusText(t *testing.T) {
 		"gradmesh_bytes_in_total 1000\n", "gradmesh_rejected_messages_total 3\n",
 		`gradmesh_neighbor_rtt_seconds{peer="12D3KooWB"} 0.08` + "\n",
 		"# TYPE gradmesh_bytes_out_total counter\n",
+		`gradmesh_peer_rtt_seconds{peer="12D3KooWC"} 0.25` + "\n",
+		`gradmesh_peer_rtt_last_seconds{peer="12D3KooWA",source="quic"} 0.002` + "\n",
+		`gradmesh_peer_rtt_last_seconds{peer="12D3KooWC",source="ping"} 0.24` + "\n",
+		"# TYPE gradmesh_peer_rtt_seconds gauge\n",
+		"gradmesh_long_neighbors 1\n",
+		"gradmesh_coordinate_error 0.25\n",
+		`gradmesh_peer_rtt_estimate_seconds{peer="12D3KooWA"} 0.003` + "\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	sample := regexp.MustCompile(`^[a-z_]+(\{peer="[^"]+"\})? [-0-9.e+]+$`)
+	sample := regexp.MustCompile(`^[a-z_]+(\{[a-z]+="[^"]+"(,[a-z]+="[^"]+")*\})? [-0-9.e+]+$`)
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		if !strings.HasPrefix(line, "# ") && !sample.MatchString(line) {
 			t.Errorf("not a Prometheus sample line: %q", line)
 		}
+	}
+	if strings.Contains(text, `gradmesh_peer_rtt_estimate_seconds{peer="12D3KooWC"}`) {
+		t.Error("metrics report an estimate for a peer without one")
 	}
 	st.TestAccuracy = nil
 	b.Reset()

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -8,13 +9,32 @@ import (
 
 // ControlTopic is the run's membership topic: every peer of the run
 // subscribes, so the peers gossipsub lists on it are the run's connected
-// members, and heartbeats on it carry each peer's round and degree.
+// members, and heartbeats on it carry each peer's round, degree,
+// coordinate and proposed links. Its version is the heartbeat's (2): peers
+// of an older version do not share it, so they are neither members nor
+// penalized for heartbeats the other side cannot read.
 func ControlTopic(run [16]byte) string {
-	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/control"
+	return "/gradmesh/v2/" + hex.EncodeToString(run[:]) + "/control"
 }
 
 // ParamTopic is the topic a peer publishes its parameter shards on; only its
-// neighbors subscribe to it.
+// neighbors subscribe to it. Its version is the shard's (1).
 func ParamTopic(run [16]byte, sender peer.ID) string {
 	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/params/" + sender.String()
+}
+
+// LongTopic is the topic a peer publishes its vector on for long-link
+// exchanges, only on rounds r with r % LongPeriod == 0; only its long
+// neighbors subscribe to it, so a long link costs one vector every
+// LongPeriod rounds rather than every round. Shards as on ParamTopic.
+func LongTopic(run [16]byte, sender peer.ID) string {
+	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/long/" + sender.String()
+}
+
+// RunSeed is the run-wide seed of neighbor selection (rendezvous hashing of
+// random and long links), the same on every peer of the run: the first 8
+// bytes, little-endian, of SHA-256("gradmesh/neighbors/" + run).
+func RunSeed(run string) uint64 {
+	h := hash16("gradmesh/neighbors/" + run)
+	return binary.LittleEndian.Uint64(h[:8])
 }

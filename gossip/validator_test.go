@@ -39,7 +39,7 @@ func TestShardValidatorRejectsAndCharges(t *testing.T) {
 	p := &Peer{cfg: PeerConfig{Init: make([]float32, 760), Scorer: scorer}, self: self,
 		run: RunID("demo"), model: ModelFingerprint("mlp:64-10-10", 760), log: slog.New(slog.NewTextHandler(&logs, nil))}
 	p.round.Store(7)
-	validate := p.shardValidator(sender)
+	validate := p.shardValidator(sender, Window)
 	good := encode(t, exampleShard())
 	withRound := func(r uint64) []byte { s := exampleShard(); s.Round = r; return encode(t, s) }
 	withRun := func() []byte { s := exampleShard(); s.RunID = RunID("other"); return encode(t, s) }

@@ -2,7 +2,6 @@ package gossip
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"testing"
 )
@@ -19,30 +18,6 @@ func encode(t testing.TB, s *Shard) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func TestHeartbeatRoundTripAndRejects(t *testing.T) {
-	run, model := RunID("r"), ModelFingerprint("m", 5)
-	hb := Heartbeat{RunID: run, Model: model, Round: 42, Degree: 4, DataWeight: 1.5, SamplesPerSec: 900}
-	b := hb.Marshal()
-	got, err := UnmarshalHeartbeat(b, run, model)
-	if err != nil || *got != hb {
-		t.Fatalf("round trip: %+v, %v", got, err)
-	}
-	bad := map[string][]byte{"short": b[:63], "checksum": func() []byte { c := bytes.Clone(b); c[45] ^= 1; return c }()}
-	for name, msg := range bad {
-		if _, err := UnmarshalHeartbeat(msg, run, model); err == nil {
-			t.Errorf("%s heartbeat accepted", name)
-		}
-	}
-	if _, err := UnmarshalHeartbeat(b, RunID("x"), model); !errors.Is(err, ErrWrongRun) {
-		t.Errorf("other run: %v", err)
-	}
-	neg := hb
-	neg.DataWeight = -1
-	if _, err := UnmarshalHeartbeat(neg.Marshal(), run, model); !errors.Is(err, ErrBadWeight) {
-		t.Errorf("negative weight: %v", err)
-	}
 }
 
 func FuzzDecodeShard(f *testing.F) {

@@ -11,31 +11,49 @@ import (
 	"github.com/quic-go/quic-go"
 )
 
-// RTT returns the round-trip time to the connected peer id, from the
-// cheapest source that has a measurement:
-//
-//  1. a QUIC connection's smoothed RTT (quic-go's RFC 9002 estimator, fed by
-//     every acknowledged packet; no extra traffic);
-//  2. a yamux session's RTT (yamux pings each TCP connection when it opens
-//     and every 30 s; no extra traffic);
-//  3. the peerstore's latency EWMA, which only libp2p ping feeds;
-//  4. one libp2p ping, at most 2 s, whose result also feeds the EWMA.
+// RTTSource says where a round-trip time came from.
+type RTTSource string
+
+// Sources of RTT, cheapest first.
+const (
+	// RTTFromQUIC is a QUIC connection's smoothed RTT (quic-go's RFC 9002
+	// estimator, fed by every acknowledged packet; no extra traffic).
+	RTTFromQUIC RTTSource = "quic"
+	// RTTFromYamux is a yamux session's RTT (yamux pings each TCP
+	// connection when it opens and at every keep-alive; no extra traffic).
+	RTTFromYamux RTTSource = "yamux"
+	// RTTFromPing is one libp2p ping (/ipfs/ping/1.0.0): two small packets.
+	RTTFromPing RTTSource = "ping"
+)
+
+// RTTSample is one round-trip-time measurement and where it came from.
+type RTTSample struct {
+	RTT    time.Duration
+	Source RTTSource
+}
+
+// RTT measures the round-trip time to the connected peer id from the
+// cheapest source that has a measurement: a QUIC connection's smoothed RTT,
+// then a yamux session's RTT, and otherwise one libp2p ping of at most 2 s
+// (whose result also feeds the peerstore's latency EWMA). The peerstore's
+// EWMA itself is never returned: only ping feeds it, so without a fresh
+// ping it would repeat one old sample forever.
 //
 // It fails if h is not connected to id or the ping fails. It is safe for
 // concurrent use and blocks for at most the ping.
-func (h *Host) RTT(ctx context.Context, id peer.ID) (time.Duration, error) {
+func (h *Host) RTT(ctx context.Context, id peer.ID) (RTTSample, error) {
 	if id == h.ID() {
-		return 0, fmt.Errorf("p2p: RTT: %s is this host", id)
+		return RTTSample{}, fmt.Errorf("p2p: RTT: %s is this host", id)
 	}
 	conns := h.Network().ConnsToPeer(id)
 	if len(conns) == 0 {
-		return 0, fmt.Errorf("p2p: RTT to %s: not connected", id)
+		return RTTSample{}, fmt.Errorf("p2p: RTT to %s: not connected", id)
 	}
 	for _, c := range conns {
 		var qc *quic.Conn
 		if c.As(&qc) && qc != nil {
 			if rtt := qc.ConnectionStats().SmoothedRTT; rtt > 0 {
-				return rtt, nil
+				return RTTSample{RTT: rtt, Source: RTTFromQUIC}, nil
 			}
 		}
 	}
@@ -43,12 +61,9 @@ func (h *Host) RTT(ctx context.Context, id peer.ID) (time.Duration, error) {
 		var ys *yamux.Session
 		if c.As(&ys) && ys != nil {
 			if rtt := ys.RTT(); rtt > 0 {
-				return rtt, nil
+				return RTTSample{RTT: rtt, Source: RTTFromYamux}, nil
 			}
 		}
-	}
-	if rtt := h.Peerstore().LatencyEWMA(id); rtt > 0 {
-		return rtt, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel() // ping.Ping pings until its context ends
@@ -56,12 +71,12 @@ func (h *Host) RTT(ctx context.Context, id peer.ID) (time.Duration, error) {
 	case res, ok := <-ping.Ping(ctx, h.Host, id):
 		switch {
 		case !ok:
-			return 0, fmt.Errorf("p2p: RTT to %s: ping ended without a result", id)
+			return RTTSample{}, fmt.Errorf("p2p: RTT to %s: ping ended without a result", id)
 		case res.Error != nil:
-			return 0, fmt.Errorf("p2p: RTT to %s: ping: %w", id, res.Error)
+			return RTTSample{}, fmt.Errorf("p2p: RTT to %s: ping: %w", id, res.Error)
 		}
-		return res.RTT, nil
+		return RTTSample{RTT: res.RTT, Source: RTTFromPing}, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("p2p: RTT to %s: ping: %w", id, ctx.Err())
+		return RTTSample{}, fmt.Errorf("p2p: RTT to %s: ping: %w", id, ctx.Err())
 	}
 }

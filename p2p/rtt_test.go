@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,10 +13,13 @@ func TestRTT(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		listen string
-		free   bool // measured without a ping (QUIC's estimator)
+		// Sources RTT may use. QUIC measures during its handshake; yamux
+		// measures in the background once the session is up, so a call right
+		// after connecting may still need a ping.
+		sources []RTTSource
 	}{
-		{"tcp", loopTCP, false},
-		{"quic", loopQUIC, true},
+		{"tcp", loopTCP, []RTTSource{RTTFromYamux, RTTFromPing}},
+		{"quic", loopQUIC, []RTTSource{RTTFromQUIC}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newTestHost(t, Config{Listen: []string{tc.listen}})
@@ -25,18 +29,21 @@ func TestRTT(t *testing.T) {
 			if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Host.Addrs()}); err != nil {
 				t.Fatal(err)
 			}
-			rtt, err := a.RTT(ctx, b.ID())
+			got, err := a.RTT(ctx, b.ID())
 			if err != nil {
 				t.Fatalf("RTT: %v", err)
 			}
-			if rtt <= 0 || rtt > time.Second {
-				t.Errorf("RTT over loopback = %v, want a small positive duration", rtt)
+			if got.RTT <= 0 || got.RTT > time.Second {
+				t.Errorf("RTT over loopback = %v, want a small positive duration", got.RTT)
 			}
-			if tc.free && a.Peerstore().LatencyEWMA(b.ID()) != 0 {
+			if !slices.Contains(tc.sources, got.Source) {
+				t.Errorf("RTT came from %q, want one of %q", got.Source, tc.sources)
+			}
+			if got.Source == RTTFromQUIC && a.Peerstore().LatencyEWMA(b.ID()) != 0 {
 				t.Error("RTT pinged a QUIC peer instead of reading the connection's estimate")
 			}
-			if rtt, err := b.RTT(ctx, a.ID()); err != nil || rtt <= 0 {
-				t.Errorf("RTT from the accepting side = %v, %v", rtt, err)
+			if back, err := b.RTT(ctx, a.ID()); err != nil || back.RTT <= 0 {
+				t.Errorf("RTT from the accepting side = %v, %v", back, err)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package sims
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -26,11 +27,6 @@ type simPeer struct {
 	loss    float64
 	stepped chan struct{}
 }
-
-// evArrive: a message has crossed the network and queues for the receiver's
-// downlink; when the downlink has carried it, it is delivered (evDeliver).
-// Messages to a peer with an unlimited downlink skip this stage.
-const evArrive = evDeliver + 1
 
 // evalPoint gathers every peer's model after k rounds, then scores them.
 type evalPoint struct {
@@ -132,6 +128,7 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	msgBytes := e.HeaderBytes + 4*len(e.Init)
 	stepSeconds := e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
 	var q eventQueue
+	var mob MobilityStats
 	links := newLinkQueues(e.Network)
 	finished, total := 0, n*e.Rounds
 	// handle carries out what a node asked for after an event at time now.
@@ -171,6 +168,9 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		p.node.Start()
 		handle(p, 0)
 	}
+	if e.Mobility != nil {
+		q.schedule(event{at: e.Mobility.Every, kind: evMobility})
+	}
 	var now float64
 	for steps := 0; q.Len() > 0; steps++ {
 		if steps%4096 == 0 && ctx.Err() != nil {
@@ -178,6 +178,16 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		}
 		ev := q.next()
 		now = ev.at
+		if ev.kind == evMobility {
+			if finished == total {
+				continue
+			}
+			if err := e.move(peers, now, &mob); err != nil {
+				return nil, err
+			}
+			q.schedule(event{at: now + e.Mobility.Every, kind: evMobility})
+			continue
+		}
 		p := peers[ev.peer]
 		switch ev.kind {
 		case evStepDone:
@@ -193,7 +203,13 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		case evDeliver:
 			m := training.Message{From: peerName(ev.msg.from), To: peerName(p.id), Round: ev.msg.round, Params: ev.msg.params}
 			if err := p.node.Receive(m); err != nil {
-				return nil, fmt.Errorf("sims: peer %d refused a message: %w", p.id, err)
+				// Across a re-plan a message may reach a peer that has
+				// already dropped its sender, or closed the exchange it
+				// belonged to: lost, as it would be on a live mesh.
+				if e.Mobility == nil || !(errors.Is(err, training.ErrNotNeighbor) || errors.Is(err, training.ErrStaleRound)) {
+					return nil, fmt.Errorf("sims: peer %d refused a message: %w", p.id, err)
+				}
+				mob.Dropped++
 			}
 		}
 		handle(p, now)
@@ -203,6 +219,9 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	}
 	evals.Wait()
 	res := e.summarize(ordered, now)
+	if e.Mobility != nil {
+		res.Mobility = &mob
+	}
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil
 }
@@ -222,15 +241,12 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 		var nb []training.Neighbor
 		self := 1.0
 		if e.Algo == "dpsgd" {
-			self = e.Mixing.Self[i]
-			for k, j := range e.Graph.Adj[i] {
-				nb = append(nb, training.Neighbor{ID: peerName(j), Weight: e.Mixing.Neighbors[i][k]})
-			}
+			self, nb = neighborsOf(i, e.Graph, e.Mixing, e.Long)
 		}
 		node, err := training.NewNode(training.NodeConfig{
 			ID: peerName(i), Params: e.Init, SelfWeight: self, Neighbors: nb,
 			Optimizer: e.Optimizer.New(len(e.Init)), Schedule: e.Schedule, Rounds: e.Rounds, DataWeight: weight,
-			Order: e.Order,
+			Order: e.Order, LongPeriod: e.LongPeriod,
 		})
 		if err != nil {
 			return nil, err

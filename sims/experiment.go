@@ -11,14 +11,21 @@ import (
 // built, overlay and network fixed. Prepare builds one from a Spec; tests may
 // build one by hand.
 type Experiment struct {
-	Algo      string              // "centralized", "local" or "dpsgd"
-	Model     training.Model      // prototype; every worker clones it
-	Init      []float32           // x₀, shared by all peers
-	Train     []*training.Dataset // one per simulated peer
-	Test      *training.Dataset   // final evaluation
-	EvalTest  *training.Dataset   // intermediate evaluation points (a subset of Test, or Test)
-	Graph     *topology.Graph     // overlay for dpsgd; nil otherwise
-	Mixing    *topology.Mixing    // weights on Graph
+	Algo     string              // "centralized", "local" or "dpsgd"
+	Model    training.Model      // prototype; every worker clones it
+	Init     []float32           // x₀, shared by all peers
+	Train    []*training.Dataset // one per simulated peer
+	Test     *training.Dataset   // final evaluation
+	EvalTest *training.Dataset   // intermediate evaluation points (a subset of Test, or Test)
+	Graph    *topology.Graph     // overlay for dpsgd; nil otherwise
+	Mixing   *topology.Mixing    // weights on Graph
+	// Long tells which overlay edges are long links, mixed asynchronously
+	// every LongPeriod rounds (training.Neighbor.Long); nil means none.
+	Long       func(i, j int) bool
+	LongPeriod int
+	// Mobility, when set, changes the network and re-plans the overlay
+	// while the simulation runs.
+	Mobility  *Mobility
 	Network   *Network
 	Optimizer training.OptimizerConfig
 	Schedule  training.Schedule
@@ -39,6 +46,34 @@ type Experiment struct {
 	// Facts about the setup that the summary reports; nil when they do not apply.
 	SpectralGap *float64 // 1 − |λ₂(W)| of the overlay's mixing matrix
 	LabelSkew   *float64 // mean total-variation distance of peers' label mix from the global one
+	Overlay     *OverlayFacts
+}
+
+// OverlayFacts describes the overlay a run mixed over, for the summary.
+type OverlayFacts struct {
+	Policy     string  `json:"policy"`      // neighbor policy, or the fixed graph's name
+	MeanDegree float64 `json:"mean_degree"` // active links per peer
+	LongLinks  int     `json:"long_links"`  // links mixed asynchronously
+	// MeanLinkRTTMs is the mean round-trip time over the overlay's links, ms.
+	MeanLinkRTTMs float64 `json:"mean_link_rtt_ms"`
+	// PlanIterations is how many heartbeat exchanges the neighbor protocol
+	// took to settle (0 for a fixed graph).
+	PlanIterations int `json:"plan_iterations"`
+}
+
+// Mobility moves the simulated devices every Every virtual seconds. Step
+// returns the new one-way delays (nil when no device changed its
+// attachment) and, when the peers re-plan, their new overlay.
+type Mobility struct {
+	Every float64
+	Step  func(now float64) (MobilityUpdate, error)
+}
+
+// MobilityUpdate is what one mobility step changed.
+type MobilityUpdate struct {
+	OneWay []float64           // new delays, as Network.OneWay; nil for none
+	Graph  *topology.Graph     // new overlay; nil keeps the current one
+	Long   func(i, j int) bool // long edges of Graph
 }
 
 // Weighting says how much each peer's local steps count in the mesh.
@@ -67,6 +102,8 @@ func (e *Experiment) validate() error {
 		return fmt.Errorf("sims: initial vector has %d values, model %s has %d", len(e.Init), e.Model.Spec(), e.Model.NumParams())
 	case e.Algo == "dpsgd" && (e.Graph == nil || e.Mixing == nil || e.Graph.N != e.peers()):
 		return fmt.Errorf("sims: dpsgd needs an overlay graph on all %d peers", e.peers())
+	case e.Mobility != nil && !(e.Mobility.Every > 0):
+		return fmt.Errorf("sims: mobility every %g virtual seconds, want > 0", e.Mobility.Every)
 	case e.Network == nil || e.Network.N < e.peers():
 		return fmt.Errorf("sims: network model covers fewer than %d peers", e.peers())
 	case !(e.PeerFLOPS > 0):

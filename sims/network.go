@@ -68,18 +68,9 @@ func sameRate(n int, bitsPerSec float64) []float64 {
 // peer gets the same uplink rate (0 or less: unlimited) and an unlimited
 // downlink.
 func MatrixNetwork(m *topology.LatencyMatrix, n int, uplinkBitsPerSec float64, seed uint64) (*Network, []int, error) {
-	if n > m.N {
-		return nil, nil, fmt.Errorf("sims: %d peers but the latency matrix has only %d nodes", n, m.N)
-	}
-	nodes := make([]int, m.N)
-	for i := range nodes {
-		nodes[i] = i
-	}
-	if n < m.N {
-		rng := rand.New(rand.NewPCG(seed, 0x6e6f646573))
-		rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
-		nodes = nodes[:n]
-		slices.Sort(nodes)
+	nodes, err := sampleNodes(m.N, n, seed)
+	if err != nil {
+		return nil, nil, err
 	}
 	d := make([]float64, n*n)
 	for i, a := range nodes {
@@ -179,4 +170,24 @@ func serializeSeconds(rates []float64, peer, bytes int) float64 {
 		return 0
 	}
 	return float64(bytes) * 8 / rates[peer]
+}
+
+// sampleNodes picks n of a latency matrix's nodes for the peers: all of them
+// in order when n equals the matrix's size, else a seeded random sample in
+// ascending order.
+func sampleNodes(size, n int, seed uint64) ([]int, error) {
+	if n > size {
+		return nil, fmt.Errorf("sims: %d peers but the latency matrix has only %d nodes", n, size)
+	}
+	nodes := make([]int, size)
+	for i := range nodes {
+		nodes[i] = i
+	}
+	if n < size {
+		rng := rand.New(rand.NewPCG(seed, 0x6e6f646573))
+		rng.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+		nodes = nodes[:n]
+		slices.Sort(nodes)
+	}
+	return nodes, nil
 }

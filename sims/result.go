@@ -20,22 +20,33 @@ type Record struct {
 
 // Summary is the headline of a run, written as summary.json.
 type Summary struct {
-	FinalTestAccuracy      float64  `json:"final_test_accuracy"` // mean over peers, full test set
-	FinalTestAccuracyMin   float64  `json:"final_test_accuracy_min"`
-	FinalTestAccuracyMax   float64  `json:"final_test_accuracy_max"`
-	FinalTestLoss          float64  `json:"final_test_loss"`
-	FinalConsensusDistance float64  `json:"final_consensus_distance"`
-	Rounds                 int      `json:"rounds"`
-	SamplesSeen            int64    `json:"samples_seen"`
-	BytesSentPerPeer       float64  `json:"bytes_sent_per_peer"`
-	VirtualSeconds         float64  `json:"virtual_seconds"`
-	WallSeconds            float64  `json:"wall_seconds"`
-	TargetAccuracy         *float64 `json:"target_accuracy"`
-	VirtualSecondsToTarget *float64 `json:"virtual_seconds_to_target"` // null if never reached
-	Peers                  int      `json:"peers"`
-	Params                 int      `json:"params"`
-	SpectralGap            *float64 `json:"spectral_gap"`
-	LabelSkew              *float64 `json:"label_skew"`
+	FinalTestAccuracy      float64        `json:"final_test_accuracy"` // mean over peers, full test set
+	FinalTestAccuracyMin   float64        `json:"final_test_accuracy_min"`
+	FinalTestAccuracyMax   float64        `json:"final_test_accuracy_max"`
+	FinalTestLoss          float64        `json:"final_test_loss"`
+	FinalConsensusDistance float64        `json:"final_consensus_distance"`
+	Rounds                 int            `json:"rounds"`
+	SamplesSeen            int64          `json:"samples_seen"`
+	BytesSentPerPeer       float64        `json:"bytes_sent_per_peer"`
+	VirtualSeconds         float64        `json:"virtual_seconds"`
+	WallSeconds            float64        `json:"wall_seconds"`
+	TargetAccuracy         *float64       `json:"target_accuracy"`
+	VirtualSecondsToTarget *float64       `json:"virtual_seconds_to_target"` // null if never reached
+	Peers                  int            `json:"peers"`
+	Params                 int            `json:"params"`
+	SpectralGap            *float64       `json:"spectral_gap"`
+	LabelSkew              *float64       `json:"label_skew"`
+	Overlay                *OverlayFacts  `json:"overlay,omitempty"`
+	Mobility               *MobilityStats `json:"mobility,omitempty"`
+}
+
+// MobilityStats counts what moving devices did to a run.
+type MobilityStats struct {
+	Moves     int `json:"moves"`            // mobility steps taken
+	Replans   int `json:"replans"`          // steps after which the overlay changed
+	Changes   int `json:"neighbor_changes"` // links added or removed, over all replans
+	MinDegree int `json:"min_degree"`       // fewest links any peer had after any replan
+	Dropped   int `json:"messages_dropped"` // messages lost across re-plans
 }
 
 // Result is what a run produced.
@@ -69,7 +80,7 @@ func (e *Experiment) summarize(points []*evalPoint, end float64) *Result {
 		FinalTestAccuracy: last.AccuracyMean, FinalTestAccuracyMin: last.AccuracyMin, FinalTestAccuracyMax: last.AccuracyMax,
 		FinalTestLoss: last.TestLoss, FinalConsensusDistance: last.Consensus, Rounds: last.Round,
 		SamplesSeen: last.SamplesSeen, BytesSentPerPeer: last.BytesSentPerPeer, VirtualSeconds: end,
-		Peers: n, Params: len(e.Init), SpectralGap: e.SpectralGap, LabelSkew: e.LabelSkew,
+		Peers: n, Params: len(e.Init), SpectralGap: e.SpectralGap, LabelSkew: e.LabelSkew, Overlay: e.Overlay,
 	}
 	if e.Target > 0 {
 		t := e.Target

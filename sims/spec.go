@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
@@ -14,41 +15,58 @@ import (
 // Spec describes a simulation the way a researcher states it: names and
 // numbers, as given on the command line. Prepare turns it into an Experiment.
 type Spec struct {
-	Peers          int     `json:"peers"`
-	Topology       string  `json:"topology"`
-	Algo           string  `json:"algo"`
-	Dataset        string  `json:"dataset"`
-	DataDir        string  `json:"data_dir,omitempty"`
-	Model          string  `json:"model"`
-	Partition      string  `json:"partition"`
-	Weighting      string  `json:"weighting"` // samples|uniform
-	Mix            string  `json:"mix"`       // atc|cta: local step before or after mixing
-	Epochs         float64 `json:"epochs"`
-	Rounds         int     `json:"rounds,omitempty"` // overrides Epochs when > 0
-	Batch          int     `json:"batch"`
-	LR             float64 `json:"lr"`
-	Schedule       string  `json:"schedule"`
-	Warmup         int     `json:"warmup_rounds"`
-	Optimizer      string  `json:"optimizer"`
-	Momentum       float64 `json:"momentum"`
-	Nesterov       bool    `json:"nesterov"`
-	WeightDecay    float64 `json:"weight_decay"`
-	Seed           uint64  `json:"seed"`
-	LatencyMatrix  string  `json:"latency_matrix,omitempty"`
-	LatencyMS      float64 `json:"latency_ms"`     // one-way link delay without a matrix
-	BandwidthMbps  float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
-	PeerGFLOPS     float64 `json:"peer_gflops"`
-	TargetAccuracy float64 `json:"target_accuracy,omitempty"`
-	EvalEvery      int     `json:"eval_every"`   // 0: about 20 points per run
-	EvalSamples    int     `json:"eval_samples"` // test samples at intermediate points; 0: all
-	TestFraction   float64 `json:"test_fraction"`
+	Peers    int    `json:"peers"`
+	Topology string `json:"topology"` // auto|edge|a graph (ring, exponential, ...)
+	// Neighbors is the neighbor policy that chooses the overlay from
+	// latencies (with a latency matrix or --topology edge): random, latency
+	// or latency+long. Degree links per peer, LongLinks of them long-range,
+	// exchanged every LongPeriod rounds.
+	Neighbors  string `json:"neighbors"`
+	Degree     int    `json:"degree"`
+	LongLinks  int    `json:"long_links"`
+	LongPeriod int    `json:"long_period"`
+	// EdgePreset names the generated edge network (--topology edge), and
+	// MobilitySeconds the virtual time between device moves (0: static).
+	EdgePreset      string  `json:"edge_preset,omitempty"`
+	MobilitySeconds float64 `json:"mobility_seconds,omitempty"`
+	// MobilitySpeedup makes devices move that many times faster than the
+	// virtual clock (1: real speed), so minutes of movement fit in a short run.
+	MobilitySpeedup float64 `json:"mobility_speedup,omitempty"`
+	Algo            string  `json:"algo"`
+	Dataset         string  `json:"dataset"`
+	DataDir         string  `json:"data_dir,omitempty"`
+	Model           string  `json:"model"`
+	Partition       string  `json:"partition"`
+	Weighting       string  `json:"weighting"` // samples|uniform
+	Mix             string  `json:"mix"`       // atc|cta: local step before or after mixing
+	Epochs          float64 `json:"epochs"`
+	Rounds          int     `json:"rounds,omitempty"` // overrides Epochs when > 0
+	Batch           int     `json:"batch"`
+	LR              float64 `json:"lr"`
+	Schedule        string  `json:"schedule"`
+	Warmup          int     `json:"warmup_rounds"`
+	Optimizer       string  `json:"optimizer"`
+	Momentum        float64 `json:"momentum"`
+	Nesterov        bool    `json:"nesterov"`
+	WeightDecay     float64 `json:"weight_decay"`
+	Seed            uint64  `json:"seed"`
+	LatencyMatrix   string  `json:"latency_matrix,omitempty"`
+	LatencyMS       float64 `json:"latency_ms"`     // one-way link delay without a matrix
+	BandwidthMbps   float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
+	PeerGFLOPS      float64 `json:"peer_gflops"`
+	TargetAccuracy  float64 `json:"target_accuracy,omitempty"`
+	EvalEvery       int     `json:"eval_every"`   // 0: about 20 points per run
+	EvalSamples     int     `json:"eval_samples"` // test samples at intermediate points; 0: all
+	TestFraction    float64 `json:"test_fraction"`
 }
 
 // DefaultSpec is `gradmesh sim` with no flags: 16 peers running D-PSGD on the
 // embedded digits data, finishing in seconds.
 func DefaultSpec() Spec {
 	return Spec{
-		Peers: 16, Topology: "exponential", Algo: "dpsgd", Dataset: "digits", Model: "mlp:64",
+		Peers: 16, Topology: "auto", Algo: "dpsgd",
+		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
+		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Dataset: "digits", Model: "mlp:64",
 		Partition: "iid", Weighting: string(WeightBySamples), Mix: "atc", Epochs: 40, Batch: 16, LR: 0.1, Schedule: "cosine", Optimizer: "sgd",
 		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10,
 		EvalSamples: 2000, TestFraction: 0.2,
@@ -104,13 +122,16 @@ func (s Spec) Prepare() (*Experiment, error) {
 			e.Train = append(e.Train, train.Subset(idx))
 		}
 	}
+	src, err := s.latencies()
+	if err != nil {
+		return nil, err
+	}
+	if e.Network, err = s.network(len(e.Train), src); err != nil {
+		return nil, err
+	}
 	if s.Algo == "dpsgd" {
-		if e.Graph, err = topology.Parse(s.Topology, s.Peers, s.Seed); err != nil {
+		if err := s.overlay(src, e); err != nil {
 			return nil, err
-		}
-		if !e.Graph.Connected() {
-			return nil, fmt.Errorf("--topology %s with %d peers and seed %d is disconnected: peers in different components never agree (use a denser graph)",
-				s.Topology, s.Peers, s.Seed)
 		}
 		e.Mixing = topology.Metropolis(e.Graph)
 		gap, _, err := topology.SpectralGap(e.Mixing.Dense(e.Graph))
@@ -122,9 +143,6 @@ func (s Spec) Prepare() (*Experiment, error) {
 	if s.Algo != "centralized" {
 		skew := training.LabelSkew(parts, train.Y, train.Classes)
 		e.LabelSkew = &skew
-	}
-	if e.Network, err = s.network(len(e.Train)); err != nil {
-		return nil, err
 	}
 	if e.Schedule, err = training.ParseSchedule(s.Schedule, s.LR, s.Warmup, e.Rounds); err != nil {
 		return nil, err
@@ -173,6 +191,14 @@ func (s Spec) check() error {
 		return fmt.Errorf("--eval-every and --eval-samples must be ≥ 0")
 	case s.Warmup < 0:
 		return fmt.Errorf("--warmup %d: want ≥ 0 rounds", s.Warmup)
+	case s.LongPeriod < 1:
+		return fmt.Errorf("--long-period %d: want ≥ 1 round", s.LongPeriod)
+	case !(s.MobilitySeconds >= 0) || math.IsInf(s.MobilitySeconds, 0):
+		return fmt.Errorf("--mobility %gs: want a finite period ≥ 0 (0 = devices stay put)", s.MobilitySeconds)
+	case s.MobilitySeconds > 0 && !(s.MobilitySpeedup > 0 && s.MobilitySpeedup <= 1e6):
+		return fmt.Errorf("--mobility-speedup %g: want a factor in (0, 1e6]", s.MobilitySpeedup)
+	case s.MobilitySeconds > 0 && s.Topology != "edge":
+		return fmt.Errorf("--mobility needs --topology edge: only generated devices move")
 	}
 	return s.optimizer().Validate()
 }
@@ -181,16 +207,83 @@ func (s Spec) optimizer() training.OptimizerConfig {
 	return training.OptimizerConfig{Kind: s.Optimizer, Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay}
 }
 
-func (s Spec) network(peers int) (*Network, error) {
+// latencies loads or generates the run's round-trip times: nil for a
+// uniform network.
+func (s Spec) latencies() (*latencySource, error) {
+	switch {
+	case s.Topology == "edge" && s.LatencyMatrix != "":
+		return nil, fmt.Errorf("--topology edge generates its own latencies: drop --latency-matrix")
+	case s.Topology == "edge":
+		cfg, err := topology.EdgePreset(s.EdgePreset)
+		if err != nil {
+			return nil, fmt.Errorf("--edge-preset: %w", err)
+		}
+		cfg.Devices = s.Peers
+		en, err := topology.GenerateEdge(cfg, s.Seed)
+		if err != nil {
+			return nil, err
+		}
+		return &latencySource{rtt: en.RTT, ms: en.Matrix(), edge: en}, nil
+	case s.LatencyMatrix != "":
+		m, err := topology.ReadLatencyMatrix(s.LatencyMatrix)
+		if err != nil {
+			return nil, err
+		}
+		m.FillUnknown()
+		nodes, err := sampleNodes(m.N, s.Peers, s.Seed)
+		if err != nil {
+			return nil, err
+		}
+		sub, err := m.Sub(nodes)
+		if err != nil {
+			return nil, err
+		}
+		rtt := func(i, j int) time.Duration { return time.Duration(sub.At(i, j) * float64(time.Millisecond)) }
+		return &latencySource{rtt: rtt, ms: sub}, nil
+	}
+	return nil, nil
+}
+
+func (s Spec) network(peers int, src *latencySource) (*Network, error) {
 	bps := s.BandwidthMbps * 1e6
-	if s.LatencyMatrix == "" {
+	switch {
+	case src == nil:
 		return UniformNetwork(peers, s.LatencyMS/1000, bps), nil
+	case src.edge != nil: // every device has its own radio rates
+		return NetworkFromEdge(src.edge), nil
 	}
-	m, err := topology.ReadLatencyMatrix(s.LatencyMatrix)
-	if err != nil {
-		return nil, err
-	}
-	m.FillUnknown()
-	nw, _, err := MatrixNetwork(m, peers, bps, s.Seed)
+	nw, _, err := MatrixNetwork(src.ms, peers, bps, s.Seed)
 	return nw, err
+}
+
+// overlay fixes the graph peers mix over: a named graph, or one the
+// neighbor policy chooses from the run's latencies.
+func (s Spec) overlay(src *latencySource, e *Experiment) error {
+	name := s.Topology
+	if name == "auto" && src == nil {
+		name = "exponential"
+	}
+	if name != "auto" && name != "edge" {
+		g, err := topology.Parse(name, s.Peers, s.Seed)
+		if err != nil {
+			return err
+		}
+		if !g.Connected() {
+			return fmt.Errorf("--topology %s with %d peers and seed %d is disconnected: peers in different components never agree (use a denser graph)",
+				name, s.Peers, s.Seed)
+		}
+		e.Graph = g
+		e.Overlay = &OverlayFacts{Policy: name, MeanDegree: 2 * float64(g.Edges()) / float64(g.N)}
+		return nil
+	}
+	o, err := s.planOverlay(src, e)
+	if err != nil {
+		return err
+	}
+	e.Graph, e.Long, e.LongPeriod = o.Graph, o.IsLong, s.LongPeriod
+	if s.MobilitySeconds > 0 {
+		cfg, _ := s.selectConfig()
+		e.Mobility = s.edgeMobility(src, cfg, o)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -218,19 +219,9 @@ func (n *Node) setNeighbors(self float64, nb []Neighbor) error {
 	}
 	n.self = self
 	n.neighbors = slices.SortedFunc(slices.Values(nb), func(a, b Neighbor) int {
-		return compareIDs(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return nil
-}
-
-func compareIDs(a, b PeerID) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
 }
 
 // Round is the round in progress.
@@ -325,7 +316,7 @@ func (n *Node) neighborFor(id PeerID, round int) (Neighbor, bool) {
 }
 
 func find(set []Neighbor, id PeerID) (Neighbor, bool) {
-	i, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return compareIDs(v.ID, id) })
+	i, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return cmp.Compare(v.ID, id) })
 	if !found {
 		return Neighbor{}, false
 	}

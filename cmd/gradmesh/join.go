@@ -23,6 +23,7 @@ import (
 	"github.com/gradmesh/gradmesh/gpu"
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/sims"
+	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -38,6 +39,8 @@ type joinFlags struct {
 	allowFile                           string
 	listen, bootstrap                   stringList
 	rounds, degree, evalEvery, minPeers int
+	neighbors                           string
+	longLinks, longPeriod               int
 	noMDNS, relayService                bool
 	roundTimeout                        time.Duration
 	device                              deviceFlags
@@ -54,7 +57,10 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.run, "run", "default", "training run name: peers of one run train one model")
 	fs.StringVar(&f.shard, "shard", "", "I/N: train on partition I (0-based) of N, for demos where peers carve one data set")
 	fs.IntVar(&f.rounds, "rounds", 300, "rounds to train")
-	fs.IntVar(&f.degree, "degree", 4, "neighbors to mix with")
+	fs.StringVar(&f.neighbors, "neighbors", string(topology.PolicyLatencyLong), "neighbor policy: random|latency|latency+long (the same on every peer of a run)")
+	fs.IntVar(&f.degree, "degree", topology.DefaultSelectDegree, "links each peer proposes (near + long); it may accept up to twice as many")
+	fs.IntVar(&f.longLinks, "long-links", topology.DefaultSelectLong, "of those, long-range links under latency+long (mixed asynchronously)")
+	fs.IntVar(&f.longPeriod, "long-period", topology.DefaultLongPeriod, "rounds between exchanges over a long link")
 	fs.IntVar(&f.minPeers, "min-peers", 1, "other peers of the run to wait for before the first round (when a mesh starts together, its size − 1)")
 	fs.DurationVar(&f.roundTimeout, "round-timeout", 5*time.Second, "longest a round waits for slow or dead neighbors")
 	fs.IntVar(&f.evalEvery, "eval-every", 20, "rounds between test evaluations")
@@ -92,6 +98,7 @@ type joinSetup struct {
 	weight      float64
 	allow       []peer.ID
 	order       training.MixOrder
+	neighbors   topology.SelectConfig
 	idle        gpu.IdleConfig
 }
 
@@ -102,8 +109,9 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if f.learn.Batch < 1 {
 		return nil, fmt.Errorf("--batch %d: want ≥ 1", f.learn.Batch)
 	}
-	if f.degree < 1 {
-		return nil, fmt.Errorf("--degree %d: want ≥ 1", f.degree)
+	neighbors, err := neighborConfig(f)
+	if err != nil {
+		return nil, err
 	}
 	if f.minPeers < 1 {
 		return nil, fmt.Errorf("--min-peers %d: want ≥ 1", f.minPeers)
@@ -122,7 +130,7 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine, idle: idle}
+	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine, neighbors: neighbors, idle: idle}
 	if f.learn.Mix == "cta" {
 		s.order = training.CombineThenAdapt
 	}
@@ -156,6 +164,34 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 		}
 	}
 	return s, nil
+}
+
+// neighborConfig reads the neighbor-selection flags as gradmesh sim does:
+// --long-links counts only under latency+long. The seed is left to the
+// peer, which derives it from the run name so that all peers agree.
+func neighborConfig(f joinFlags) (topology.SelectConfig, error) {
+	p, err := topology.ParsePolicy(f.neighbors)
+	if err != nil {
+		return topology.SelectConfig{}, fmt.Errorf("--neighbors: %w", err)
+	}
+	long := 0
+	if p == topology.PolicyLatencyLong {
+		if f.longLinks < 1 {
+			return topology.SelectConfig{}, fmt.Errorf("--long-links %d with --neighbors latency+long: use --neighbors latency for no long links", f.longLinks)
+		}
+		long = f.longLinks
+	}
+	switch {
+	case f.degree < 1 || f.degree > gossip.MaxProposals/2:
+		return topology.SelectConfig{}, fmt.Errorf("--degree %d: want 1..%d (a peer accepts up to twice its degree)", f.degree, gossip.MaxProposals/2)
+	case f.longPeriod < 1:
+		return topology.SelectConfig{}, fmt.Errorf("--long-period %d: want ≥ 1 round", f.longPeriod)
+	}
+	cfg := topology.SelectConfig{Policy: p, Degree: f.degree, Long: long, LongPeriod: f.longPeriod}.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("--degree %d / --long-links %d / --long-period %d: %w", f.degree, f.longLinks, f.longPeriod, err)
+	}
+	return cfg, nil
 }
 
 func parseShard(v string) (int, int, error) {
@@ -241,7 +277,7 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 			return dev.lossGrad(params, grad, bx, by)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
-		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Degree: f.degree, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
+		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
 		GPUStatus: dev.status,
 	})
 	if err != nil {

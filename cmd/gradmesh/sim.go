@@ -17,7 +17,14 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	fs.IntVar(&s.Peers, "peers", s.Peers, "number of simulated peers")
 	addTrainingFlags(fs, &s)
-	fs.StringVar(&s.Topology, "topology", s.Topology, "overlay: ring|torus|complete|exponential|regular:K|erdos-renyi:P|geometric:R")
+	fs.StringVar(&s.Topology, "topology", s.Topology, "overlay: auto (chosen by --neighbors from --latency-matrix, else exponential)|edge (generated edge/6G network, overlay by --neighbors)|ring|torus|complete|exponential|regular:K|erdos-renyi:P|geometric:R")
+	fs.StringVar(&s.Neighbors, "neighbors", s.Neighbors, "neighbor policy when the overlay is chosen from latencies: random|latency|latency+long")
+	fs.IntVar(&s.Degree, "degree", s.Degree, "links each peer proposes under --neighbors (near + long)")
+	fs.IntVar(&s.LongLinks, "long-links", s.LongLinks, "of those, long-range links under latency+long (mixed asynchronously)")
+	fs.IntVar(&s.LongPeriod, "long-period", s.LongPeriod, "rounds between exchanges over a long link")
+	fs.StringVar(&s.EdgePreset, "edge-preset", s.EdgePreset, "edge network for --topology edge: urban-6g|rural-5g (one device per peer; its own uplink/downlink rates replace --bandwidth)")
+	fs.Float64Var(&s.MobilitySeconds, "mobility", s.MobilitySeconds, "with --topology edge: virtual seconds between device moves; peers re-plan neighbors after handovers (0 = static)")
+	fs.Float64Var(&s.MobilitySpeedup, "mobility-speedup", s.MobilitySpeedup, "devices move this many times faster than the virtual clock (600: a virtual second is ten minutes of walking and driving)")
 	fs.StringVar(&s.Algo, "algo", s.Algo, "algorithm: centralized|local|dpsgd")
 	fs.StringVar(&s.Weighting, "weighting", s.Weighting, "peer step weight: samples (n_i/mean, minimises the loss over all data)|uniform (plain D-PSGD)")
 	fs.Float64Var(&s.Epochs, "epochs", s.Epochs, "passes over each peer's local data (the centralized baseline processes the same total samples)")
@@ -85,8 +92,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out, device string) {
 	what := fmt.Sprintf("%s, %d peers", s.Algo, s.Peers)
-	if s.Algo == "dpsgd" {
-		what = fmt.Sprintf("dpsgd on %s, %d peers", s.Topology, s.Peers)
+	if o := res.Overlay; o != nil {
+		what = fmt.Sprintf("dpsgd on %s, %d peers", o.Policy, s.Peers)
+		if s.Topology == "edge" {
+			what = fmt.Sprintf("dpsgd on %s over a %s edge network, %d peers", o.Policy, s.EdgePreset, s.Peers)
+		}
 	}
 	fmt.Fprintf(w, "%s · %s · %s · %s\n", what, s.Dataset, s.Model, s.Partition)
 	fmt.Fprintf(w, "device: %s\n", device)
@@ -94,6 +104,13 @@ func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out, device string
 		res.Rounds, res.SamplesSeen, res.BytesSentPerPeer, res.VirtualSeconds, res.WallSeconds)
 	if res.SpectralGap != nil {
 		fmt.Fprintf(w, "spectral gap %.4f · consensus distance %.3g\n", *res.SpectralGap, res.FinalConsensusDistance)
+	}
+	if o := res.Overlay; o != nil && o.MeanLinkRTTMs > 0 {
+		fmt.Fprintf(w, "mean degree %.2f · %d long links · mean link RTT %.2f ms\n", o.MeanDegree, o.LongLinks, o.MeanLinkRTTMs)
+	}
+	if m := res.Mobility; m != nil {
+		fmt.Fprintf(w, "mobility: %d moves · %d re-plans · %d link changes · min degree %d · %d messages lost\n",
+			m.Moves, m.Replans, m.Changes, m.MinDegree, m.Dropped)
 	}
 	if res.TargetAccuracy != nil {
 		if res.VirtualSecondsToTarget != nil {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Reproduces the README's latency-aware neighbor tables: time to a target
+# accuracy under each neighbor policy, on PlanetLab RTTs and on generated
+# edge networks. Usage: scripts/latency.sh [BIN] [DATA_DIR]
+#   BIN       gradmesh binary (default bin/gradmesh, built by `make build`)
+#   DATA_DIR  the shared data folder holding rtt/ and mnist/ (default ../shared/data)
+# Outputs stay under $OUT (default out/latency).
+set -euo pipefail
+BIN=${1:-bin/gradmesh}
+DATA=${2:-../shared/data}
+OUT=${OUT:-out/latency}
+RTT="$DATA/rtt/planetlab-490.tsv"
+[ -x "$BIN" ] || { echo "latency: $BIN not found; run make build" >&2; exit 1; }
+[ -f "$RTT" ] || { echo "latency: PlanetLab matrix not found at $RTT (pass the data folder as the 2nd argument)" >&2; exit 1; }
+
+field() { sed -n "s/^  \"$2\": \([^,]*\),\{0,1\}$/\1/p" "$1"; }
+ofield() { # a value inside the summary's "overlay" object
+	sed -n '/^  "overlay": {/,/^  }/p' "$1" | sed -n "s/^    \"$2\": \"\{0,1\}\([^,\"]*\)\"\{0,1\},\{0,1\}$/\1/p"
+}
+
+# row NAME TARGET ARGS...: one simulation, one table row; prints the time to target.
+row() {
+	local name=$1 target=$2; shift 2
+	"$BIN" sim --quiet --target-accuracy "$target" "$@" --out "$OUT/$name" >/dev/null
+	local s="$OUT/$name/summary.json" to
+	to=$(field "$s" virtual_seconds_to_target)
+	[ "$to" = null ] && to="not reached" || to=$(printf '%.2f' "$to")
+	printf '| %s | %s | %.3f | %.2f | %.1f | %d | %.2f | %s | %.2f |\n' "$name" "$(ofield "$s" policy)" \
+		"$(field "$s" spectral_gap)" "$(ofield "$s" mean_degree)" "$(ofield "$s" mean_link_rtt_ms)" \
+		"$(ofield "$s" long_links)" "$(field "$s" virtual_seconds)" "$to" \
+		"$(awk -v a="$(field "$s" final_test_accuracy)" 'BEGIN { printf "%.2f", 100 * a }')"
+}
+
+header() {
+	echo "| run | policy | spectral gap | mean degree | mean link RTT ms | long links | virtual s | s to target | final acc % |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+}
+
+echo "### PlanetLab, 64 peers, digits, MLP 64, 300 rounds, degree 4, target 93 %"
+echo
+header
+for seed in 1 2 3; do
+	for pol in random latency+long; do
+		row "planetlab-$pol-seed$seed" 0.93 --peers 64 --seed "$seed" --latency-matrix "$RTT" --neighbors "$pol" \
+			--rounds 300 --eval-every 5
+	done
+done
+if [ -d "$DATA/mnist" ]; then
+	echo
+	echo "### PlanetLab, 64 peers, MNIST, MLP 64, 3 epochs, degree 4, target 94 %"
+	echo
+	header
+	for pol in random latency+long; do
+		row "planetlab-mnist-$pol" 0.94 --peers 64 --dataset mnist --data-dir "$DATA/mnist" --latency-matrix "$RTT" \
+			--neighbors "$pol" --epochs 3 --eval-every 10 --eval-samples 2000
+	done
+fi
+for preset in rural-5g urban-6g; do
+	echo
+	echo "### Edge network $preset, 200 devices, digits, MLP 64, 300 rounds, degree 4, target 93 %"
+	echo
+	header
+	for pol in random latency+long; do
+		row "edge-$preset-$pol" 0.93 --peers 200 --topology edge --edge-preset "$preset" --neighbors "$pol" \
+			--rounds 300 --eval-every 5
+	done
+done
