@@ -151,6 +151,8 @@ type Peer struct {
 
 	stats   stats
 	current atomic.Pointer[[]float32] // latest model, served to peers that catch up
+
+	caps capabilityTable // members' announced devices, for /status
 }
 
 type inbound struct {

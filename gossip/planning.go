@@ -106,6 +106,7 @@ func (p *Peer) forgetDeparted(members map[string]peer.ID) {
 		if _, ok := members[id.String()]; !ok {
 			delete(p.heard, id)
 			p.vivaldi.Forget(id.String())
+			p.caps.forget(id)
 		}
 	}
 	for _, id := range p.rtt.ids() {

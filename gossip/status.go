@@ -39,6 +39,8 @@ type Status struct {
 	Changes       int64            `json:"neighbor_changes"`
 	SamplesPerSec float64          `json:"samples_per_sec"`
 	GPU           *GPUStatus       `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
+	// Capabilities are what each member heard from announced it brings.
+	Capabilities []CapabilityStatus `json:"capabilities"`
 }
 
 // NeighborStatus describes one active link.
@@ -213,6 +215,7 @@ func (p *Peer) Status() Status {
 		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
 		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
 	st.GPU = gpu
+	st.Capabilities = p.caps.list(s.links)
 	for _, a := range p.cfg.Host.Addrs() {
 		st.Addrs = append(st.Addrs, fmt.Sprintf("%s/p2p/%s", a, p.self))
 	}
