@@ -342,5 +342,43 @@ func TestComputeOwnerReturnsWhileTheBackendOpens(t *testing.T) {
 		if held := lives[0].closed.Sub(lives[0].opened); held != 0 {
 			t.Errorf("held the GPU %v after opening it for an owner who was back", held)
 		}
+		if lent := r.logs.lines("training on the GPU"); len(lent) != 0 || s.Yields != 0 {
+			t.Errorf("put the model on a GPU whose owner was back (%d yields): %q", s.Yields, lent)
+		}
+	})
+}
+
+func TestComputeMovesToAnotherIdleGPU(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := computeMonitorConfig()
+		cfg.Device = AnyGPU
+		r := startCompute(t, 2, cfg, newFakeGPU())
+		r.machine.Set(1, func(g *nvmltest.GPU) { g.UsedBytes = 8 << 30 }) // GPU 0 has more to lend
+		if s := r.until(31 * time.Second); s.State != StateContributing || s.Device != 0 {
+			t.Fatalf("first lend: %+v", s)
+		}
+		ownerAt := 40*time.Second + 250*time.Millisecond
+		time.Sleep(time.Until(r.start.Add(ownerAt)))
+		r.machine.Set(0, func(g *nvmltest.GPU) { g.Compute = append(g.Compute, ownerProcess) })
+		s := r.until(ownerAt + 2*time.Second)
+		if s.State != StateContributing || s.Device != 1 || s.UUID != r.machine.UUID(1) || s.Yields != 1 {
+			t.Fatalf("owner took GPU 0: %+v, want gradmesh on GPU 1 at once", s)
+		}
+		_, lives, steps, _ := r.fake.snapshot()
+		if len(lives) != 2 || lives[0].uuid != r.machine.UUID(0) || lives[1].uuid != r.machine.UUID(1) ||
+			lives[0].closed.IsZero() || lives[1].opened.Before(lives[0].closed) {
+			t.Fatalf("want GPU 0 closed, then GPU 1 opened: %+v", lives)
+		}
+		if freed := r.at(lives[0].closed) - ownerAt; freed > DefaultPollInterval+r.fake.stepTime {
+			t.Errorf("GPU 0 freed %v after its owner appeared", freed)
+		}
+		for _, st := range steps {
+			if st.uuid == r.machine.UUID(0) && !st.start.Before(lives[0].closed) {
+				t.Errorf("a step on GPU 0 at %v, after it was handed back", r.at(st.start))
+			}
+		}
+		if r.gpuStepsSince(ownerAt+time.Second) < 50 {
+			t.Errorf("steps did not continue on GPU 1")
+		}
 	})
 }
