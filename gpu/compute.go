@@ -152,7 +152,9 @@ func (c *Compute) Follow(ctx context.Context, src StatusSource) {
 	c.mu.Lock()
 	c.follow = src
 	c.mu.Unlock()
-	c.apply(src.Status())
+	if first := src.Status(); !first.Since.IsZero() {
+		c.apply(first) // otherwise the first poll is still to come, through Changes
+	}
 	for {
 		select {
 		case <-ctx.Done():

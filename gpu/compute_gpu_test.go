@@ -239,7 +239,7 @@ func BenchmarkGPUStep(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() {
-				comp.Follow(ctx, lentSource{gpu.Status{State: gpu.StateContributing, Device: 0, UUID: g0.UUID}})
+				comp.Follow(ctx, lentSource{gpu.Status{State: gpu.StateContributing, Device: 0, UUID: g0.UUID, Since: time.Now()}})
 				close(done)
 			}()
 			defer func() { cancel(); <-done }()

@@ -122,9 +122,10 @@ func (m *Monitor) Status() Status {
 	return m.status
 }
 
-// Changes delivers a Status whenever the state or the device changes;
-// Status has the current reason in between. It holds only the newest: a slow reader skips stale statuses
-// but never misses the latest, so a yield cannot be lost.
+// Changes delivers the first poll's Status, then one whenever the state or
+// the device changes; Status has the current reason in between. It holds
+// only the newest: a slow reader skips stale statuses but never misses the
+// latest, so a yield cannot be lost.
 func (m *Monitor) Changes() <-chan Status { return m.changes }
 
 // deviceDecision is one GPU's decision in one poll.
@@ -240,7 +241,7 @@ func (m *Monitor) publish(now time.Time, s Status) {
 	}
 	m.status = s
 	m.mu.Unlock()
-	if s.State == prev.State && s.UUID == prev.UUID {
+	if s.State == prev.State && s.UUID == prev.UUID && !prev.Since.IsZero() {
 		return // a new reason alone (say, load came and went while yielded) changes nothing to do
 	}
 	// Only poll sends, so after dropping a stale status the send cannot block.

@@ -344,3 +344,38 @@ func TestMonitorPollOnce(t *testing.T) {
 		t.Fatalf("GPU 0 busy: %+v", s)
 	}
 }
+
+func TestMonitorReportsTheFirstPollEvenWithoutAGPU(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := monitorConfig()
+		cfg.Device = AnyGPU
+		m := nvmltest.New(1)
+		m.Plug(0)
+		mon, err := NewMonitor(open(t, m, nil), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := mon.Status(); s.State != StateNoGPU || !s.Since.IsZero() {
+			t.Fatalf("before the first poll: %+v", s)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go mon.Run(ctx)
+		synctest.Wait()
+		select {
+		case s := <-mon.Changes():
+			if s.State != StateNoGPU || s.Reason != "no GPU found" || s.Since.IsZero() {
+				t.Errorf("first report: %+v", s)
+			}
+		default:
+			t.Fatal("the first poll, unchanged from the initial no-gpu, was not reported")
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		select {
+		case s := <-mon.Changes():
+			t.Errorf("reported again with nothing changed: %+v", s)
+		default:
+		}
+	})
+}
