@@ -124,11 +124,14 @@ type Peer struct {
 
 	longAsm *Assembler // long neighbors' vectors, which arrive rounds late
 
-	control       *pubsub.Topic
-	own           *pubsub.Topic // parameter topic: near neighbors follow it
-	ownLong       *pubsub.Topic // long topic: long neighbors follow it
-	neighbors     map[peer.ID]*neighbor
-	links         []link                 // active links, sorted by ID, as handed to the node
+	control   *pubsub.Topic
+	own       *pubsub.Topic // parameter topic: near neighbors follow it
+	ownLong   *pubsub.Topic // long topic: long neighbors follow it
+	neighbors map[peer.ID]*neighbor
+	links     []link // active links, sorted by ID, as handed to the node
+	// finalLinks are the links of the last round, for the summary: members
+	// leave the control topic as they finish, so the links at exit are fewer.
+	finalLinks    []link
 	heard         map[peer.ID]*heardBeat // latest heartbeat per member
 	planner       *topology.Planner      // neighbor selection
 	vivaldi       *topology.Vivaldi      // this peer's network coordinate
@@ -470,6 +473,9 @@ func (p *Peer) finishRound(ctx context.Context, r training.RoundResult) {
 	p.current.Store(&params)
 	p.stats.noteRound(r)
 	done := r.Round+1 >= p.cfg.Rounds
+	if done {
+		p.finalLinks = slices.Clone(p.links)
+	}
 	if p.cfg.Evaluate != nil && !done && (r.Round+1)%p.cfg.EvalEvery == 0 {
 		round := r.Round + 1
 		job := func() {

@@ -84,7 +84,7 @@ type Summary struct {
 	FinalTestAccuracy float64  `json:"final_test_accuracy"`
 	FinalTestLoss     float64  `json:"final_test_loss"`
 	Rounds            int      `json:"rounds"`
-	Neighbors         []string `json:"neighbors"`      // active links at the end, near and long
+	Neighbors         []string `json:"neighbors"`      // active links of the last round, near and long
 	LongNeighbors     []string `json:"long_neighbors"` // those of Neighbors that are long
 	BytesIn           int64    `json:"bytes_in"`
 	BytesOut          int64    `json:"bytes_out"`
@@ -255,10 +255,14 @@ func (p *Peer) summary() *Summary {
 		sum.FinalTestAccuracy, sum.FinalTestLoss = *st.TestAccuracy, *st.TestLoss
 	}
 	sum.LongNeighbors = []string{}
-	for _, nb := range st.Neighbors {
-		sum.Neighbors = append(sum.Neighbors, nb.PeerID)
-		if nb.Long {
-			sum.LongNeighbors = append(sum.LongNeighbors, nb.PeerID)
+	links := p.finalLinks
+	if links == nil { // stopped before the last round
+		links = p.links
+	}
+	for _, l := range links {
+		sum.Neighbors = append(sum.Neighbors, l.id.String())
+		if l.long {
+			sum.LongNeighbors = append(sum.LongNeighbors, l.id.String())
 		}
 	}
 	return sum
