@@ -71,14 +71,8 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.relayService, "relay-service", false, "offer circuit relay v2 to peers behind NATs (for publicly reachable peers)")
 	addDeviceFlags(fs, &f.device)
 	addLendingFlags(fs, &f.device)
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	setup, err := prepareJoin(f)
 	if err != nil {

@@ -44,14 +44,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(fs.Output(), "Usage: gradmesh sim [flags]\n\nSimulates peers running decentralized SGD on a virtual clock.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	s.LatencyMS = float64(*latency) / float64(time.Millisecond)
 	if err := device.check(); err != nil {
