@@ -291,7 +291,7 @@ func (n *Node) StepDone(round int, grad []float32, loss float64) error {
 // contract). Messages it must not mix in are refused with an error wrapping
 // one of the Err* values, and leave the node unchanged.
 func (n *Node) Receive(m Message) error {
-	if len(m.Params) != len(n.x) && !n.done {
+	if len(m.Params) != len(n.x) && !n.done { // near and long alike
 		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
 	}
 	if nb, ok := n.neighborFor(m.From, m.Round); ok && nb.Long {
@@ -333,8 +333,6 @@ func (n *Node) receiveNear(m Message) error {
 		return fmt.Errorf("%w: round %d from %s, node %s is in round %d", ErrStaleRound, m.Round, m.From, n.cfg.ID, n.round)
 	case m.Round > n.round+n.cfg.Window:
 		return fmt.Errorf("%w: round %d from %s, node %s is in round %d (window %d)", ErrFutureRound, m.Round, m.From, n.cfg.ID, n.round, n.cfg.Window)
-	case len(m.Params) != len(n.x):
-		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
 	case !n.acceptsFrom(m.From, m.Round):
 		return fmt.Errorf("%w: %s is not a neighbor of %s", ErrNotNeighbor, m.From, n.cfg.ID)
 	}
