@@ -57,8 +57,12 @@ ptx:
 #   bin/gpu.test -test.run . -test.bench .   or   scripts/gpu_bench.sh
 # Without cgo (purego needs none) it asks nothing of the machine's glibc
 # version, so it runs on older distributions than the one it was built on.
+# bin/gpu-lend.test lends a real GPU to gpu.Compute and measures the yield
+# (bin/gpu-lend.test -test.run GPU -test.bench GPU -test.v); it reads NVML,
+# so it needs cgo.
 gpu-test:
 	CGO_ENABLED=0 $(GO) test -c -o bin/gpu.test ./gpu/cuda/
+	$(GO) test -c -o bin/gpu-lend.test ./gpu/
 
 gpu-bench: gpu-test
 	./scripts/gpu_bench.sh bin/gpu.test

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -43,7 +44,7 @@ func (p *Peer) topicOf(id peer.ID, long bool) string {
 // long flag flipped changes topic.
 func (p *Peer) applyLinks(ctx context.Context, links []link) {
 	links = slices.Clone(links)
-	slices.SortFunc(links, func(a, b link) int { return cmpID(a.id, b.id) })
+	slices.SortFunc(links, func(a, b link) int { return cmp.Compare(a.id, b.id) })
 	reweighted := !slices.Equal(links, p.links)
 	sameLink := func(a, b link) bool { return a.id == b.id && a.long == b.long }
 	changed := !slices.EqualFunc(links, p.links, sameLink)
@@ -79,16 +80,6 @@ func (p *Peer) applyLinks(ctx context.Context, links []link) {
 		}
 	}
 	p.log.Info("neighbors changed", "neighbors", len(links), "long", long)
-}
-
-func cmpID(a, b peer.ID) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // applyLinksToNode hands the node the current links; they take effect at

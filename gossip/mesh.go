@@ -103,6 +103,7 @@ func (p *Peer) readHeartbeats(ctx context.Context, sub *pubsub.Subscription, out
 			continue
 		}
 		p.stats.noteIn(len(msg.Data))
+		p.caps.note(msg.GetFrom(), hb)
 		select {
 		case out <- newHeardBeat(msg.GetFrom(), hb):
 		case <-ctx.Done():
@@ -211,7 +212,7 @@ func (p *Peer) publishHeartbeat(ctx context.Context) {
 		round = uint64(p.node.Round())
 	}
 	hb := Heartbeat{RunID: p.run, Model: p.model, Round: round, Degree: uint16(min(len(p.links), MaxHeartbeatDegree)),
-		DataWeight: float32(p.cfg.DataWeight), SamplesPerSec: float32(p.samplesPerSec()), Device: p.cfg.Device,
+		DataWeight: float32(p.cfg.DataWeight), SamplesPerSec: float32(p.samplesPerSec()), Device: p.device(),
 		Coord: wireCoord(p.vivaldi.Coord())}
 	for _, l := range p.proposals {
 		if id, ok := p.idOf[l.ID]; ok && len(hb.Proposals) < MaxProposals {

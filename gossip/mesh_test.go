@@ -48,8 +48,10 @@ type meshFixture struct {
 	// latency, when set, stands in for the network's RTTs: peer i measures
 	// latency(i, j) to peer j (loopback RTTs are all alike).
 	latency func(i, j int) time.Duration
-	mu      sync.Mutex
-	index   map[peer.ID]int // peers started so far
+	// gpu, when it has an entry for peer i, is that peer's GPU status.
+	gpu   map[int]func() gossip.GPUStatus
+	mu    sync.Mutex
+	index map[peer.ID]int // peers started so far
 }
 
 // rttFor is peer i's RTT function: the fixture's latency when it has one,
@@ -173,7 +175,7 @@ func (f *meshFixture) start(i int) *livePeer {
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, f.test) },
 		EvalEvery: 20, Batch: 16, Neighbors: f.neighbors, MaxRoundTimeout: time.Second,
-		Heartbeat: 200 * time.Millisecond, MinPeers: f.minPeers, Logger: quiet,
+		Heartbeat: 200 * time.Millisecond, MinPeers: f.minPeers, Logger: quiet, GPUStatus: f.gpu[i],
 	})
 	if err != nil {
 		cancel()

@@ -66,6 +66,10 @@ type PeerConfig struct {
 	Heartbeat       time.Duration // control-topic announcement period (default 1 s)
 	ShardBytes      int           // target encoded shard size (default 256 KiB)
 	Logger          *slog.Logger
+
+	// GPUStatus reports where this peer's steps run, for /status and
+	// /metrics; may be nil. Called from any goroutine.
+	GPUStatus func() GPUStatus
 }
 
 // Window is how many rounds apart a neighbor's messages may be and still be
@@ -120,11 +124,14 @@ type Peer struct {
 
 	longAsm *Assembler // long neighbors' vectors, which arrive rounds late
 
-	control       *pubsub.Topic
-	own           *pubsub.Topic // parameter topic: near neighbors follow it
-	ownLong       *pubsub.Topic // long topic: long neighbors follow it
-	neighbors     map[peer.ID]*neighbor
-	links         []link                 // active links, sorted by ID, as handed to the node
+	control   *pubsub.Topic
+	own       *pubsub.Topic // parameter topic: near neighbors follow it
+	ownLong   *pubsub.Topic // long topic: long neighbors follow it
+	neighbors map[peer.ID]*neighbor
+	links     []link // active links, sorted by ID, as handed to the node
+	// finalLinks are the links of the last round, for the summary: members
+	// leave the control topic as they finish, so the links at exit are fewer.
+	finalLinks    []link
 	heard         map[peer.ID]*heardBeat // latest heartbeat per member
 	planner       *topology.Planner      // neighbor selection
 	vivaldi       *topology.Vivaldi      // this peer's network coordinate
@@ -147,6 +154,8 @@ type Peer struct {
 
 	stats   stats
 	current atomic.Pointer[[]float32] // latest model, served to peers that catch up
+
+	caps capabilityTable // members' announced devices, for /status
 }
 
 type inbound struct {
@@ -464,6 +473,9 @@ func (p *Peer) finishRound(ctx context.Context, r training.RoundResult) {
 	p.current.Store(&params)
 	p.stats.noteRound(r)
 	done := r.Round+1 >= p.cfg.Rounds
+	if done {
+		p.finalLinks = slices.Clone(p.links)
+	}
 	if p.cfg.Evaluate != nil && !done && (r.Round+1)%p.cfg.EvalEvery == 0 {
 		round := r.Round + 1
 		job := func() {

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -39,8 +40,8 @@ func (p *Peer) plan(ctx context.Context) {
 		cands = append(cands, c)
 	}
 	// The Planner is deterministic for a given input order.
-	slices.SortFunc(cands, func(a, b topology.Candidate) int { return cmpString(a.ID, b.ID) })
-	slices.SortFunc(anns, func(a, b topology.Announcement) int { return cmpString(a.From, b.From) })
+	slices.SortFunc(cands, func(a, b topology.Candidate) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(anns, func(a, b topology.Announcement) int { return cmp.Compare(a.From, b.From) })
 	p.idOf = members
 	d := p.planner.Step(cands, anns)
 	p.proposals = d.Propose
@@ -105,6 +106,7 @@ func (p *Peer) forgetDeparted(members map[string]peer.ID) {
 		if _, ok := members[id.String()]; !ok {
 			delete(p.heard, id)
 			p.vivaldi.Forget(id.String())
+			p.caps.forget(id)
 		}
 	}
 	for _, id := range p.rtt.ids() {
@@ -151,14 +153,4 @@ func (p *Peer) updateCoordinate(id peer.ID, rtt time.Duration) {
 	if _, err := p.vivaldi.Update(id.String(), hb.coord, rtt); err != nil {
 		p.log.Debug("coordinate not updated", "peer", id, "err", err)
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

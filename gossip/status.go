@@ -38,6 +38,9 @@ type Status struct {
 	Deadlines     int64            `json:"rounds_ended_by_deadline"`
 	Changes       int64            `json:"neighbor_changes"`
 	SamplesPerSec float64          `json:"samples_per_sec"`
+	GPU           *GPUStatus       `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
+	// Capabilities are what each member heard from announced it brings.
+	Capabilities []CapabilityStatus `json:"capabilities"`
 }
 
 // NeighborStatus describes one active link.
@@ -81,7 +84,7 @@ type Summary struct {
 	FinalTestAccuracy float64  `json:"final_test_accuracy"`
 	FinalTestLoss     float64  `json:"final_test_loss"`
 	Rounds            int      `json:"rounds"`
-	Neighbors         []string `json:"neighbors"`      // active links at the end, near and long
+	Neighbors         []string `json:"neighbors"`      // active links of the last round, near and long
 	LongNeighbors     []string `json:"long_neighbors"` // those of Neighbors that are long
 	BytesIn           int64    `json:"bytes_in"`
 	BytesOut          int64    `json:"bytes_out"`
@@ -200,12 +203,19 @@ func (p *Peer) samplesPerSec() float64 {
 // Status returns a snapshot; safe to call from any goroutine.
 func (p *Peer) Status() Status {
 	members := len(p.cfg.PubSub.ListPeers(ControlTopic(p.run)))
+	var gpu *GPUStatus
+	if p.cfg.GPUStatus != nil {
+		g := p.cfg.GPUStatus()
+		gpu = &g
+	}
 	s := &p.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
 		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
 		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
+	st.GPU = gpu
+	st.Capabilities = p.caps.list(s.links)
 	for _, a := range p.cfg.Host.Addrs() {
 		st.Addrs = append(st.Addrs, fmt.Sprintf("%s/p2p/%s", a, p.self))
 	}
@@ -245,10 +255,14 @@ func (p *Peer) summary() *Summary {
 		sum.FinalTestAccuracy, sum.FinalTestLoss = *st.TestAccuracy, *st.TestLoss
 	}
 	sum.LongNeighbors = []string{}
-	for _, nb := range st.Neighbors {
-		sum.Neighbors = append(sum.Neighbors, nb.PeerID)
-		if nb.Long {
-			sum.LongNeighbors = append(sum.LongNeighbors, nb.PeerID)
+	links := p.finalLinks
+	if links == nil { // stopped before the last round
+		links = p.links
+	}
+	for _, l := range links {
+		sum.Neighbors = append(sum.Neighbors, l.id.String())
+		if l.long {
+			sum.LongNeighbors = append(sum.LongNeighbors, l.id.String())
 		}
 	}
 	return sum
@@ -263,6 +277,9 @@ func (st Status) WritePrometheus(w io.Writer) {
 	metric("gradmesh_train_loss", "Smoothed training minibatch loss.", "gauge", st.Loss)
 	if st.TestAccuracy != nil {
 		metric("gradmesh_test_accuracy", "Test accuracy at the last evaluation.", "gauge", *st.TestAccuracy)
+	}
+	if st.GPU != nil {
+		st.GPU.writePrometheus(w)
 	}
 	metric("gradmesh_members", "Connected peers of the run.", "gauge", float64(st.Members))
 	metric("gradmesh_neighbors", "Active links this peer mixes over, near and long.", "gauge", float64(len(st.Neighbors)))

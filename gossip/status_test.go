@@ -50,3 +50,42 @@ func TestStatusWritesPrometheusText(t *testing.T) {
 		t.Error("a peer that was never evaluated reports a test accuracy")
 	}
 }
+
+func TestStatusWritesGPUMetrics(t *testing.T) {
+	st := Status{GPU: &GPUStatus{State: "yielded", Reason: "process 4242 (blender) is using the GPU", Device: 1,
+		Name: `NVIDIA "H200"`, UUID: "GPU-5a1e4b2c-0d9f-4e3a-8b7c-6d5e4f3a2b1c", GPUSteps: 1200, CPUSteps: 35, Yields: 2}}
+	var b bytes.Buffer
+	st.WritePrometheus(&b)
+	text := b.String()
+	for _, want := range []string{
+		`gradmesh_gpu_state{state="idle-contributing"} 0` + "\n",
+		`gradmesh_gpu_state{state="yielded"} 1` + "\n",
+		`gradmesh_gpu_state{state="no-gpu"} 0` + "\n",
+		`gradmesh_gpu_state{state="disabled"} 0` + "\n",
+		`gradmesh_gpu_info{device="1",name="NVIDIA \"H200\"",uuid="GPU-5a1e4b2c-0d9f-4e3a-8b7c-6d5e4f3a2b1c"} 1` + "\n",
+		"gradmesh_gpu_memory_budget_bytes 0\n",
+		"# TYPE gradmesh_gpu_steps_total counter\ngradmesh_gpu_steps_total 1200\n",
+		"gradmesh_cpu_steps_total 35\n",
+		"gradmesh_gpu_yields_total 2\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if n := strings.Count(text, "# TYPE gradmesh_gpu_state gauge"); n != 1 {
+		t.Errorf("gradmesh_gpu_state typed %d times", n)
+	}
+
+	st.GPU = &GPUStatus{State: "disabled", Reason: "--device cpu", Device: -1}
+	b.Reset()
+	st.WritePrometheus(&b)
+	if text := b.String(); !strings.Contains(text, `gradmesh_gpu_state{state="disabled"} 1`) || strings.Contains(text, "gradmesh_gpu_info") {
+		t.Errorf("a peer without a GPU: %s", text)
+	}
+	st.GPU = nil
+	b.Reset()
+	st.WritePrometheus(&b)
+	if strings.Contains(b.String(), "gradmesh_gpu") {
+		t.Error("GPU metrics written for a peer whose shell reports no GPU status")
+	}
+}

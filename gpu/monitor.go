@@ -43,6 +43,8 @@ type Status struct {
 	Reason            string    `json:"reason"`
 	Device            int       `json:"device"` // NVML index; -1 when there is no GPU
 	UUID              string    `json:"uuid,omitempty"`
+	Name              string    `json:"name,omitempty"`               // the GPU's product name
+	MemoryTotalBytes  uint64    `json:"memory_total_bytes,omitempty"` // the GPU's memory; 0 when unread
 	MemoryBudgetBytes uint64    `json:"memory_budget_bytes"`
 	Since             time.Time `json:"since"` // when State last changed
 }
@@ -104,6 +106,15 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
+// Poll reads the GPUs once, now, and returns the resulting status. It is
+// for a one-off answer (a short job asking whether a GPU is free); a Monitor
+// that Runs polls by itself. With a zero grace window, one free sample is
+// enough to lend a GPU.
+func (m *Monitor) Poll() Status {
+	m.poll(time.Now())
+	return m.Status()
+}
+
 // Status is the latest status; safe to call from any goroutine.
 func (m *Monitor) Status() Status {
 	m.mu.Lock()
@@ -111,15 +122,18 @@ func (m *Monitor) Status() Status {
 	return m.status
 }
 
-// Changes delivers a Status whenever the state or the device changes;
-// Status has the current reason in between. It holds only the newest: a slow reader skips stale statuses
-// but never misses the latest, so a yield cannot be lost.
+// Changes delivers the first poll's Status, then one whenever the state or
+// the device changes; Status has the current reason in between. It holds
+// only the newest: a slow reader skips stale statuses but never misses the
+// latest, so a yield cannot be lost.
 func (m *Monitor) Changes() <-chan Status { return m.changes }
 
 // deviceDecision is one GPU's decision in one poll.
 type deviceDecision struct {
 	index    int
 	uuid     string
+	name     string
+	memory   uint64 // total bytes
 	decision Decision
 }
 
@@ -145,7 +159,11 @@ func (m *Monitor) poll(now time.Time) {
 		}
 		keep[key] = true
 		d := p.Observe(Sample{Time: now, GPU: &g, OwnPIDs: m.cfg.OwnPIDs})
-		seen = append(seen, deviceDecision{i, g.UUID, d})
+		var total uint64
+		if g.MemoryTotalBytes != nil {
+			total = *g.MemoryTotalBytes
+		}
+		seen = append(seen, deviceDecision{index: i, uuid: g.UUID, name: g.Name, memory: total, decision: d})
 	}
 	// A GPU that vanished starts afresh, grace and all, if it comes back.
 	for key := range m.policies {
@@ -207,6 +225,8 @@ func (m *Monitor) choose(seen []deviceDecision, absent string) Status {
 		Reason:            best.decision.Reason,
 		Device:            best.index,
 		UUID:              best.uuid,
+		Name:              best.name,
+		MemoryTotalBytes:  best.memory,
 		MemoryBudgetBytes: best.decision.MemoryBudgetBytes,
 	}
 }
@@ -221,7 +241,7 @@ func (m *Monitor) publish(now time.Time, s Status) {
 	}
 	m.status = s
 	m.mu.Unlock()
-	if s.State == prev.State && s.UUID == prev.UUID {
+	if s.State == prev.State && s.UUID == prev.UUID && !prev.Since.IsZero() {
 		return // a new reason alone (say, load came and went while yielded) changes nothing to do
 	}
 	// Only poll sends, so after dropping a stale status the send cannot block.

@@ -99,7 +99,7 @@ func TestMonitorYieldsWithinTwoSecondsOfTheOwner(t *testing.T) {
 		}
 		s := r.until(30250 * time.Millisecond)
 		if s.State != StateContributing || r.since(s) != 30*time.Second || s.Device != 0 || s.UUID != r.machine.UUID(0) ||
-			s.MemoryBudgetBytes != 144384<<20-512<<20 {
+			s.MemoryBudgetBytes != 144384<<20-512<<20 || s.Name != "NVIDIA H200 141GB HBM3e" || s.MemoryTotalBytes != 144384<<20 {
 			t.Fatalf("after the grace window: %+v (since %v)", s, r.since(s))
 		}
 		r.machine.Set(0, train)
@@ -324,4 +324,58 @@ func BenchmarkMonitorPoll8GPUs(b *testing.B) {
 		now = now.Add(DefaultPollInterval)
 		mon.poll(now)
 	}
+}
+
+func TestMonitorPollOnce(t *testing.T) {
+	m := nvmltest.New(2)
+	m.Set(0, func(g *nvmltest.GPU) { g.Compute = []nvml.ProcessInfo{ownerProcess} })
+	cfg := monitorConfig()
+	cfg.Device, cfg.Idle.Grace = AnyGPU, 0
+	mon, err := NewMonitor(open(t, m, procFS(map[uint32]string{4242: "blender"})), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := mon.Poll(); s.State != StateContributing || s.Device != 1 || s.UUID != m.UUID(1) {
+		t.Fatalf("GPU 1 free, no grace: %+v", s)
+	}
+	cfg.Device = 0
+	mon, _ = NewMonitor(open(t, m, procFS(map[uint32]string{4242: "blender"})), cfg)
+	if s := mon.Poll(); s.State != StateYielded || s.Reason != "process 4242 (blender) is using the GPU" {
+		t.Fatalf("GPU 0 busy: %+v", s)
+	}
+}
+
+func TestMonitorReportsTheFirstPollEvenWithoutAGPU(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := monitorConfig()
+		cfg.Device = AnyGPU
+		m := nvmltest.New(1)
+		m.Plug(0)
+		mon, err := NewMonitor(open(t, m, nil), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := mon.Status(); s.State != StateNoGPU || !s.Since.IsZero() {
+			t.Fatalf("before the first poll: %+v", s)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go mon.Run(ctx)
+		synctest.Wait()
+		select {
+		case s := <-mon.Changes():
+			if s.State != StateNoGPU || s.Reason != "no GPU found" || s.Since.IsZero() {
+				t.Errorf("first report: %+v", s)
+			}
+		default:
+			t.Fatal("the first poll, unchanged from the initial no-gpu, was not reported")
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		select {
+		case s := <-mon.Changes():
+			t.Errorf("reported again with nothing changed: %+v", s)
+		default:
+		}
+	})
 }

@@ -14,16 +14,20 @@ RTT="$DATA/rtt/planetlab-490.tsv"
 [ -f "$RTT" ] || { echo "latency: PlanetLab matrix not found at $RTT (pass the data folder as the 2nd argument)" >&2; exit 1; }
 
 field() { sed -n "s/^  \"$2\": \([^,]*\),\{0,1\}$/\1/p" "$1"; }
-ofield() { sed -n "s/^    \"$2\": \([^,]*\),\{0,1\}$/\1/p" "$1"; } # inside "overlay"
+ofield() { # a value inside the summary's "overlay" object
+	sed -n '/^  "overlay": {/,/^  }/p' "$1" | sed -n "s/^    \"$2\": \"\{0,1\}\([^,\"]*\)\"\{0,1\},\{0,1\}$/\1/p"
+}
 
 # row NAME TARGET ARGS...: one simulation, one table row; prints the time to target.
 row() {
 	local name=$1 target=$2; shift 2
 	"$BIN" sim --quiet --target-accuracy "$target" "$@" --out "$OUT/$name" >/dev/null
-	local s="$OUT/$name/summary.json"
+	local s="$OUT/$name/summary.json" to
+	to=$(field "$s" virtual_seconds_to_target)
+	[ "$to" = null ] && to="not reached" || to=$(printf '%.2f' "$to")
 	printf '| %s | %s | %.3f | %.2f | %.1f | %d | %.2f | %s | %.2f |\n' "$name" "$(ofield "$s" policy)" \
 		"$(field "$s" spectral_gap)" "$(ofield "$s" mean_degree)" "$(ofield "$s" mean_link_rtt_ms)" \
-		"$(ofield "$s" long_links)" "$(field "$s" virtual_seconds)" "$(field "$s" virtual_seconds_to_target)" \
+		"$(ofield "$s" long_links)" "$(field "$s" virtual_seconds)" "$to" \
 		"$(awk -v a="$(field "$s" final_test_accuracy)" 'BEGIN { printf "%.2f", 100 * a }')"
 }
 

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -218,19 +219,9 @@ func (n *Node) setNeighbors(self float64, nb []Neighbor) error {
 	}
 	n.self = self
 	n.neighbors = slices.SortedFunc(slices.Values(nb), func(a, b Neighbor) int {
-		return compareIDs(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return nil
-}
-
-func compareIDs(a, b PeerID) int {
-	if a < b {
-		return -1
-	}
-	if a > b {
-		return 1
-	}
-	return 0
 }
 
 // Round is the round in progress.
@@ -300,7 +291,7 @@ func (n *Node) StepDone(round int, grad []float32, loss float64) error {
 // contract). Messages it must not mix in are refused with an error wrapping
 // one of the Err* values, and leave the node unchanged.
 func (n *Node) Receive(m Message) error {
-	if len(m.Params) != len(n.x) && !n.done {
+	if len(m.Params) != len(n.x) && !n.done { // near and long alike
 		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
 	}
 	if nb, ok := n.neighborFor(m.From, m.Round); ok && nb.Long {
@@ -325,7 +316,7 @@ func (n *Node) neighborFor(id PeerID, round int) (Neighbor, bool) {
 }
 
 func find(set []Neighbor, id PeerID) (Neighbor, bool) {
-	i, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return compareIDs(v.ID, id) })
+	i, found := slices.BinarySearchFunc(set, id, func(v Neighbor, id PeerID) int { return cmp.Compare(v.ID, id) })
 	if !found {
 		return Neighbor{}, false
 	}
@@ -342,8 +333,6 @@ func (n *Node) receiveNear(m Message) error {
 		return fmt.Errorf("%w: round %d from %s, node %s is in round %d", ErrStaleRound, m.Round, m.From, n.cfg.ID, n.round)
 	case m.Round > n.round+n.cfg.Window:
 		return fmt.Errorf("%w: round %d from %s, node %s is in round %d (window %d)", ErrFutureRound, m.Round, m.From, n.cfg.ID, n.round, n.cfg.Window)
-	case len(m.Params) != len(n.x):
-		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
 	case !n.acceptsFrom(m.From, m.Round):
 		return fmt.Errorf("%w: %s is not a neighbor of %s", ErrNotNeighbor, m.From, n.cfg.ID)
 	}

@@ -27,14 +27,8 @@ func runGPUs(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gpus", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object (always with a gpus array) instead of tables")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 
 	report := gpusReport{Inventory: gpu.Inventory{GPUs: []gpu.GPU{}}, Status: "ok"}

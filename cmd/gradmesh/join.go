@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/gossip"
+	"github.com/gradmesh/gradmesh/gpu"
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/sims"
 	"github.com/gradmesh/gradmesh/topology"
@@ -42,6 +43,7 @@ type joinFlags struct {
 	longLinks, longPeriod               int
 	noMDNS, relayService                bool
 	roundTimeout                        time.Duration
+	device                              deviceFlags
 }
 
 func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,14 +69,10 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not look for peers on the LAN with mDNS")
 	fs.StringVar(&f.allowFile, "allow", "", "private mesh: file of peer IDs (one per line) allowed to connect; others are refused")
 	fs.BoolVar(&f.relayService, "relay-service", false, "offer circuit relay v2 to peers behind NATs (for publicly reachable peers)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	addDeviceFlags(fs, &f.device)
+	addLendingFlags(fs, &f.device)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	setup, err := prepareJoin(f)
 	if err != nil {
@@ -95,6 +93,7 @@ type joinSetup struct {
 	allow       []peer.ID
 	order       training.MixOrder
 	neighbors   topology.SelectConfig
+	idle        gpu.IdleConfig
 }
 
 func prepareJoin(f joinFlags) (*joinSetup, error) {
@@ -114,11 +113,18 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if f.learn.Mix != "atc" && f.learn.Mix != "cta" {
 		return nil, fmt.Errorf("--mix %q: want atc or cta", f.learn.Mix)
 	}
+	if err := f.device.check(); err != nil {
+		return nil, err
+	}
+	idle, err := f.device.idleConfig()
+	if err != nil {
+		return nil, err
+	}
 	train, test, err := training.LoadDataset(f.learn.Dataset, f.learn.DataDir, f.learn.TestFraction, f.learn.Seed)
 	if err != nil {
 		return nil, err
 	}
-	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine, neighbors: neighbors}
+	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine, neighbors: neighbors, idle: idle}
 	if f.learn.Mix == "cta" {
 		s.order = training.CombineThenAdapt
 	}
@@ -216,6 +222,11 @@ func readAllowList(path string) ([]peer.ID, error) {
 }
 
 func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdout io.Writer) error {
+	dev, err := startPeerDevice(f.device, s.idle, f.learn.Model, s.train.Dim, s.train.Classes, s.model.Clone(), log)
+	if err != nil {
+		return err
+	}
+	defer dev.stop()
 	key, created, err := p2p.LoadOrCreateKey(f.key)
 	if err != nil {
 		return err
@@ -239,7 +250,7 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 	}
 	rng := rand.New(rand.NewPCG(f.learn.Seed, uint64(time.Now().UnixNano()))) // batches differ per peer and per start
 	sampler := training.NewBatchSampler(s.train.Len(), rng)
-	stepModel, evalModel := s.model.Clone(), s.model.Clone()
+	evalModel := s.model.Clone()
 	var idx []int
 	var bx []float32
 	var by []int32
@@ -257,10 +268,11 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 		Step: func(params, grad []float32) float64 {
 			idx = sampler.Next(idx[:0], f.learn.Batch)
 			bx, by = s.train.Batch(idx, bx, by)
-			return stepModel.LossGrad(params, grad, bx, by)
+			return dev.lossGrad(params, grad, bx, by)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
 		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
+		GPUStatus: dev.status,
 	})
 	if err != nil {
 		return err

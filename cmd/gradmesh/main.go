@@ -84,3 +84,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usageError(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
 }
+
+// parseFlags parses a command's flags: -h is flag.ErrHelp (exit 0), a bad
+// flag or a stray argument a usage error (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	}
+	return nil
+}

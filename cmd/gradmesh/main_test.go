@@ -20,7 +20,7 @@ func gradmesh(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func TestSimWritesOutputs(t *testing.T) {
 	dir := t.TempDir()
 	code, out, errOut := gradmesh(t, "sim", "--peers", "4", "--model", "softmax", "--epochs", "3",
-		"--topology", "ring", "--target-accuracy", "0.5", "--out", dir)
+		"--topology", "ring", "--target-accuracy", "0.5", "--out", dir, "--device", "cpu")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

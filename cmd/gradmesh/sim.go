@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/gradmesh/gradmesh/sims"
@@ -37,24 +38,35 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&s.EvalSamples, "eval-samples", s.EvalSamples, "test samples scored at intermediate points (0 = all; the last point always uses all)")
 	out := fs.String("out", "", "directory for metrics.csv, summary.json, accuracy.png and consensus.png")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	var device deviceFlags
+	addDeviceFlags(fs, &device)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: gradmesh sim [flags]\n\nSimulates peers running decentralized SGD on a virtual clock.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	s.LatencyMS = float64(*latency) / float64(time.Millisecond)
+	if err := device.check(); err != nil {
+		return usageError("%v", err)
+	}
 
 	exp, err := s.Prepare()
 	if err != nil {
 		return usageError("%v", err)
+	}
+	dev, err := chooseSimDevice(device, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	defer dev.backend.Close()
+	if dev.backend.Name() != "cpu" {
+		// Each worker clones this model: one device model per worker, their
+		// calls serialised by the backend.
+		if exp.Model, err = dev.model(device, s.Model, exp.Test.Dim, exp.Test.Classes); err != nil {
+			return err
+		}
 	}
 	bar := newProgressBar(stderr, *quiet)
 	exp.Progress = bar.update
@@ -68,11 +80,11 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 	}
-	printSummary(stdout, s, res, *out)
+	printSummary(stdout, s, res, *out, dev.describe())
 	return nil
 }
 
-func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out string) {
+func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out, device string) {
 	what := fmt.Sprintf("%s, %d peers", s.Algo, s.Peers)
 	if o := res.Overlay; o != nil {
 		what = fmt.Sprintf("dpsgd on %s, %d peers", o.Policy, s.Peers)
@@ -81,6 +93,7 @@ func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out string) {
 		}
 	}
 	fmt.Fprintf(w, "%s · %s · %s · %s\n", what, s.Dataset, s.Model, s.Partition)
+	fmt.Fprintf(w, "device: %s\n", device)
 	fmt.Fprintf(w, "rounds %d · samples %d · %.0f bytes sent per peer · %.2f virtual s · %.2f wall s\n",
 		res.Rounds, res.SamplesSeen, res.BytesSentPerPeer, res.VirtualSeconds, res.WallSeconds)
 	if res.SpectralGap != nil {

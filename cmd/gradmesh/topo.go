@@ -48,15 +48,10 @@ func runTopo(_ context.Context, args []string, stdout, stderr io.Writer) error {
 			"reports how well they predict RTTs and find each peer's nearest peers.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return usageError("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageError("unexpected argument %q (flags start with --)", fs.Arg(0))
 	case *path == "":
 		return usageError("--latency-matrix is required: the RTT matrix file to embed")
 	case *shortlist < 1:

@@ -20,6 +20,7 @@ type driverAPI struct {
 	cuDeviceGetCount          func(count *int32) cuResult
 	cuDeviceGet               func(dev *int32, ordinal int32) cuResult
 	cuDeviceGetName           func(name *byte, size int32, dev int32) cuResult
+	cuDeviceGetUuid           func(uuid *[16]byte, dev int32) cuResult
 	cuDeviceTotalMem          func(bytes *uintptr, dev int32) cuResult
 	cuDeviceGetAttribute      func(value *int32, attr int32, dev int32) cuResult
 	cuDevicePrimaryCtxRetain  func(ctx *uintptr, dev int32) cuResult
@@ -56,6 +57,7 @@ func (d *driverAPI) symbols() []symbol {
 		sym(&d.cuDeviceGetCount, "cuDeviceGetCount"),
 		sym(&d.cuDeviceGet, "cuDeviceGet"),
 		sym(&d.cuDeviceGetName, "cuDeviceGetName"),
+		sym(&d.cuDeviceGetUuid, "cuDeviceGetUuid_v2", "cuDeviceGetUuid"),
 		sym(&d.cuDeviceTotalMem, "cuDeviceTotalMem_v2"),
 		sym(&d.cuDeviceGetAttribute, "cuDeviceGetAttribute"),
 		sym(&d.cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),

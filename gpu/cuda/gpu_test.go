@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"math/rand/v2"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -165,5 +166,32 @@ func TestGPUOpenRejectsAMissingDevice(t *testing.T) {
 	}
 	if _, err := Open(1 << 20); err == nil || !strings.Contains(err.Error(), "the driver sees") {
 		t.Fatalf("Open(1<<20) = %v; want an error counting the GPUs", err)
+	}
+}
+
+// TestGPUOpenUUID opens GPU 0 by the UUID nvidia-smi reports for it: NVML's
+// UUID must name the same GPU for CUDA.
+func TestGPUOpenUUID(t *testing.T) {
+	openGPU(t)
+	out, err := exec.Command("nvidia-smi", "--query-gpu=uuid,name", "--format=csv,noheader").Output()
+	if err != nil {
+		t.Skipf("nvidia-smi unavailable to name the GPUs: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		uuid, name, _ := strings.Cut(line, ", ")
+		b, err := OpenUUID(uuid)
+		if err != nil {
+			t.Fatalf("OpenUUID(%s): %v", uuid, err)
+		}
+		t.Logf("%s: %s", uuid, b.Device())
+		if !strings.Contains(b.Device(), strings.TrimPrefix(name, "NVIDIA ")) {
+			t.Errorf("UUID %s is %q to nvidia-smi, but opened %q", uuid, name, b.Device())
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := OpenUUID("GPU-00000000-0000-0000-0000-000000000000"); err == nil || !strings.Contains(err.Error(), "no GPU with UUID") {
+		t.Fatalf("a UUID no GPU has: %v", err)
 	}
 }

@@ -38,16 +38,9 @@ func open(s *searcher, deviceIndex int) (training.Backend, error) {
 
 	libraries.Lock()
 	defer libraries.Unlock()
-	if libraries.drv == nil {
-		drv, err := loadDriver(s)
-		if err != nil {
-			return nil, err
-		}
-		libraries.drv = drv
-	}
-	drv := libraries.drv
-	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
-		return nil, fmt.Errorf("%w (driver library %s)", err, drv.path)
+	drv, err := initDriver(s)
+	if err != nil {
+		return nil, err
 	}
 	var driverVersion, count int32
 	if err := drv.check("cuDriverGetVersion", drv.cuDriverGetVersion(&driverVersion)); err != nil {
@@ -96,6 +89,23 @@ func open(s *searcher, deviceIndex int) (training.Backend, error) {
 	desc := fmt.Sprintf("GPU %d: %s (sm_%d%d, %.1f GiB), CUDA driver %s, cuBLAS %s (%s)", deviceIndex, name, major, minor,
 		float64(totalMem)/(1<<30), version(driverVersion), libraries.blas.version(), libraries.blas.path)
 	return newBackend(dev, desc), nil
+}
+
+// initDriver loads the driver library once and initialises it; the caller
+// holds libraries' lock.
+func initDriver(s *searcher) (*driverAPI, error) {
+	if libraries.drv == nil {
+		drv, err := loadDriver(s)
+		if err != nil {
+			return nil, err
+		}
+		libraries.drv = drv
+	}
+	drv := libraries.drv
+	if err := drv.check("cuInit", drv.cuInit(0)); err != nil {
+		return nil, fmt.Errorf("%w (driver library %s)", err, drv.path)
+	}
+	return drv, nil
 }
 
 func deviceName(drv *driverAPI, ordinal int32) (string, error) {
