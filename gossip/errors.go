@@ -7,7 +7,7 @@ import "errors"
 // callers classify with errors.Is and log the wrapped text, which says which
 // field was wrong and where.
 var (
-	// ErrMalformed: the bytes are not a v1 shard or a v2 heartbeat: too
+	// ErrMalformed: the bytes are not a v1 shard or a v3 heartbeat: too
 	// short, bad magic, unknown version or encoding, reserved bits set, a
 	// length that disagrees with the bytes present, or a heartbeat field
 	// out of its bounds (counts, device name, proposed peer IDs).

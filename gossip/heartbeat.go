@@ -57,10 +57,12 @@ const CoordDims = topology.CoordDimensions
 // (mixed asynchronously every few rounds), with the proposer's best
 // knowledge of the link's RTT. The RTT travels with the proposal so that
 // every member ranks a peer's inbound proposals the same way and derives
-// the same accepted sets.
+// the same accepted sets. Slow marks a near link the proposer finds too
+// slow to mix every round (topology.Link.Slow); a long link is never slow.
 type Proposal struct {
 	ID   peer.ID
 	Long bool
+	Slow bool
 	RTT  time.Duration // whole microseconds on the wire (Marshal truncates); 0 = unknown; ≤ MaxProposalRTT
 }
 
@@ -68,7 +70,7 @@ type Proposal struct {
 const (
 	// HeartbeatVersion is the version byte of heartbeats this package
 	// writes and the only one it reads.
-	HeartbeatVersion = 2
+	HeartbeatVersion = 3
 	// MaxProposals is the most links one heartbeat may propose.
 	MaxProposals = 32
 	// MaxDeviceNameBytes bounds the device name.
@@ -115,8 +117,12 @@ const (
 	hbError      = 108
 )
 
-// proposalLong is the flag bit of a long link; the other bits are reserved.
-const proposalLong = 1
+// Flag bits of a proposal: a long link, or a slow near link (never both);
+// the other bits are reserved.
+const (
+	proposalLong = 1 << 0
+	proposalSlow = 1 << 1
+)
 
 var heartbeatMagic = [4]byte{'G', 'M', 'H', 'B'}
 
@@ -155,7 +161,10 @@ func (hb *Heartbeat) Marshal() ([]byte, error) {
 	for _, pr := range hb.Proposals {
 		flags := uint8(0)
 		if pr.Long {
-			flags = proposalLong
+			flags |= proposalLong
+		}
+		if pr.Slow {
+			flags |= proposalSlow
 		}
 		b = append(b, flags, uint8(len(pr.ID)))
 		b = le.AppendUint32(b, uint32(pr.RTT/time.Microsecond))
@@ -224,14 +233,17 @@ func UnmarshalHeartbeat(b []byte, run, model [16]byte) (*Heartbeat, error) {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d of %d at offset %d runs past the end", ErrMalformed, i, count, at)
 		}
 		flags, idLen, rtt := b[at], int(b[at+1]), time.Duration(le.Uint32(b[at+2:]))*time.Microsecond
-		if flags&^proposalLong != 0 {
+		if flags&^(proposalLong|proposalSlow) != 0 {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d has reserved flag bits %#02x at offset %d", ErrMalformed, i, flags, at)
+		}
+		if flags == proposalLong|proposalSlow {
+			return nil, fmt.Errorf("%w: heartbeat proposal %d at offset %d is marked both long and slow; only a near link can be slow", ErrMalformed, i, at)
 		}
 		if idLen > end-at-proposalHeader {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d: peer ID of %d bytes at offset %d runs past the end", ErrMalformed, i, idLen, at+1)
 		}
 		id := peer.ID(b[at+proposalHeader : at+proposalHeader+idLen])
-		hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: flags&proposalLong != 0, RTT: rtt})
+		hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: flags&proposalLong != 0, Slow: flags&proposalSlow != 0, RTT: rtt})
 		at += proposalHeader + idLen
 	}
 	if at != end {
@@ -272,6 +284,9 @@ func (hb *Heartbeat) check() error {
 	for i, pr := range hb.Proposals {
 		if len(pr.ID) == 0 || len(pr.ID) > MaxPeerIDBytes {
 			return fmt.Errorf("%w: heartbeat proposal %d: peer ID of %d bytes, want 1..%d", ErrMalformed, i, len(pr.ID), MaxPeerIDBytes)
+		}
+		if pr.Long && pr.Slow {
+			return fmt.Errorf("%w: heartbeat proposal %d is marked both long and slow; only a near link can be slow", ErrMalformed, i)
 		}
 		if pr.RTT < 0 || pr.RTT > MaxProposalRTT {
 			return fmt.Errorf("%w: heartbeat proposal %d states an RTT of %v, want 0 (unknown) to %v", ErrMalformed, i, pr.RTT, MaxProposalRTT)

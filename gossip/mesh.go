@@ -25,7 +25,7 @@ func newHeardBeat(from peer.ID, hb *Heartbeat) *heardBeat {
 	h := &heardBeat{from: from, Heartbeat: *hb, coord: hb.Coord.Coord(),
 		announcement: topology.Announcement{From: from.String(), Proposals: make([]topology.Link, 0, len(hb.Proposals))}}
 	for _, pr := range hb.Proposals {
-		h.announcement.Proposals = append(h.announcement.Proposals, topology.Link{ID: pr.ID.String(), Long: pr.Long, RTT: pr.RTT})
+		h.announcement.Proposals = append(h.announcement.Proposals, topology.Link{ID: pr.ID.String(), Long: pr.Long, Slow: pr.Slow, RTT: pr.RTT})
 	}
 	return h
 }
@@ -216,7 +216,7 @@ func (p *Peer) publishHeartbeat(ctx context.Context) {
 		Coord: wireCoord(p.vivaldi.Coord())}
 	for _, l := range p.proposals {
 		if id, ok := p.idOf[l.ID]; ok && len(hb.Proposals) < MaxProposals {
-			hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: l.Long, RTT: l.RTT})
+			hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: l.Long, Slow: l.Slow && !l.Long, RTT: l.RTT})
 		}
 	}
 	b, err := hb.Marshal()

@@ -115,7 +115,7 @@ func TestProtocolDocument(t *testing.T) {
 	ns := sha256.Sum256([]byte("demo"))
 	for _, stated := range []string{
 		"a6bf446f", "0xE3069283", "gradmesh/run/" + hex.EncodeToString(ns[:])[:32],
-		"/gradmesh/v2/" + hex.EncodeToString(run[:]) + "/control",
+		"/gradmesh/v3/" + hex.EncodeToString(run[:]) + "/control",
 	} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
@@ -129,7 +129,7 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 	doc := protocolDoc(t)
 	for _, want := range []string{
 		"## Topics",
-		"`/gradmesh/v2/<runhex>/control`",
+		"`/gradmesh/v3/<runhex>/control`",
 		"`/gradmesh/v1/<runhex>/long/<peer ID>`",
 		"SHA-256(`\"gradmesh/neighbors/\" + run name`)",
 		"MaxDegree = 2 · Degree, AsyncRTT = 100 ms",
@@ -139,7 +139,7 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		"1,044,480",
 		"65,516 values, 262,144 bytes",
 		"1 ≤ n ≤ 261,100",
-		"| 4 | 1 | u8 | version | must be 2 |",
+		"| 4 | 1 | u8 | version | must be 3 |",
 		"| 50 | 1 | u8 | k: number of proposals | ≤ 32 |",
 		"**2,420 bytes** at most",
 		"117 bytes at least",
@@ -149,8 +149,8 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		}
 	}
 	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 ||
-		HeartbeatVersion != 2 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_420 ||
-		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v2/9e8c11493546427b21ae34d683b7a749/control" {
+		HeartbeatVersion != 3 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_420 ||
+		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v3/9e8c11493546427b21ae34d683b7a749/control" {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
 	}
 	seed := sha256.Sum256([]byte("gradmesh/neighbors/demo"))
@@ -200,13 +200,13 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 	if enc, err := want.Marshal(); err != nil || !slices.Equal(enc, b) {
 		t.Errorf("encoding the stated fields gives\n%x (%v)\nnot the document's\n%x", enc, err, b)
 	}
-	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x5e94739c {
-		t.Errorf("CRC-32C %#08x, the document says 0x5e94739c", got)
+	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x84255e4d {
+		t.Errorf("CRC-32C %#08x, the document says 0x84255e4d", got)
 	}
 	if err := hb.CheckAuthor(want.Proposals[1].ID); err == nil {
 		t.Error("the example is accepted from a peer it proposes")
 	}
-	for _, stated := range []string{"0x5e94739c", near, long, "(207 bytes)"} {
+	for _, stated := range []string{"0x84255e4d", near, long, "(207 bytes)"} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
 		}

@@ -136,7 +136,7 @@ func (o *simOutcome) liveProposals(k int) ([][]topology.Link, error) {
 			return nil, fmt.Errorf("peer %d has no status at round %d", i, k)
 		}
 		for _, p := range st.Proposals {
-			props[i] = append(props[i], topology.Link{ID: p.PeerID, Long: p.Long,
+			props[i] = append(props[i], topology.Link{ID: p.PeerID, Long: p.Long, Slow: p.Slow,
 				RTT: time.Duration(p.RTTms * float64(time.Millisecond)).Round(time.Microsecond)})
 		}
 	}
@@ -177,7 +177,7 @@ func replan(ids []string, from [][]topology.Link, known func(i, j int) bool, rtt
 			}
 			d := p.Step(cands, anns)
 			next[i] = topology.Announcement{From: ids[i], Proposals: d.Propose}
-			same := slices.EqualFunc(d.Propose, anns[i].Proposals, func(a, b topology.Link) bool { return a.ID == b.ID && a.Long == b.Long })
+			same := slices.EqualFunc(d.Propose, anns[i].Proposals, func(a, b topology.Link) bool { return a.ID == b.ID && a.Long == b.Long }) // modes are compared apart, with the RTT ties they allow
 			moved = moved || !same
 		}
 		anns = next

@@ -57,7 +57,8 @@ type NeighborStatus struct {
 type ProposalStatus struct {
 	PeerID string  `json:"peer_id"`
 	Long   bool    `json:"long"`
-	RTTms  float64 `json:"rtt_ms"` // the RTT announced with it (measured, else estimated)
+	Slow   bool    `json:"slow,omitempty"` // a near link this peer finds too slow to mix every round
+	RTTms  float64 `json:"rtt_ms"`         // the RTT announced with it (measured, else estimated)
 }
 
 // CoordStatus is this peer's Vivaldi network coordinate.
@@ -228,7 +229,7 @@ func (p *Peer) Status() Status {
 			RTTms: millis(p.rtt.smoothed(l.id)), EstRTTms: millis(s.estimates[l.id.String()]), Mixed: s.mixed[l.id]})
 	}
 	for _, l := range s.proposals {
-		st.Proposals = append(st.Proposals, ProposalStatus{PeerID: l.ID, Long: l.Long, RTTms: millis(l.RTT)})
+		st.Proposals = append(st.Proposals, ProposalStatus{PeerID: l.ID, Long: l.Long, Slow: l.Slow, RTTms: millis(l.RTT)})
 	}
 	for _, id := range p.rtt.ids() {
 		if r, ok := p.rtt.get(id); ok {

@@ -14,7 +14,7 @@ import (
 // of an older version do not share it, so they are neither members nor
 // penalized for heartbeats the other side cannot read.
 func ControlTopic(run [16]byte) string {
-	return "/gradmesh/v2/" + hex.EncodeToString(run[:]) + "/control"
+	return "/gradmesh/v3/" + hex.EncodeToString(run[:]) + "/control"
 }
 
 // ParamTopic is the topic a peer publishes its parameter shards on; only its

@@ -31,10 +31,13 @@ func (c Candidate) rtt() time.Duration {
 // RTT is the proposer's best knowledge of the link's round-trip time (0 =
 // unknown; Propose gives whole microseconds); it travels with the
 // announcement, so that every member ranks a peer's inbound proposals the
-// same way and can derive its accepted set.
+// same way and can derive its accepted set. Slow marks a near link the
+// proposer finds too slow to mix every round (see SelectConfig.slow): the
+// link is then mixed asynchronously like a long one.
 type Link struct {
 	ID   string
 	Long bool
+	Slow bool
 	RTT  time.Duration
 }
 
@@ -196,9 +199,30 @@ func (c SelectConfig) nearest(self string, cands []Candidate, current []Link, ex
 	}
 	out := make([]Link, len(picks), len(picks)+c.longCount())
 	for i, r := range picks {
-		out[i] = Link{ID: r.ID, RTT: announcedRTT(r.rtt())}
+		rtt := announcedRTT(r.rtt())
+		wasSlow := slices.ContainsFunc(current, func(l Link) bool { return !l.Long && l.Slow && l.ID == r.ID })
+		out[i] = Link{ID: r.ID, RTT: rtt, Slow: c.slow(rtt, wasSlow)}
 	}
 	return out
+}
+
+// slow decides whether a near link with the given RTT is marked slow (mixed
+// asynchronously): once its RTT exceeds AsyncRTT, until it drops below
+// AsyncRTT×(1−Hysteresis). The mode of a link is the one thing both of its
+// ends must switch in the same round, and they hear of a switch at
+// different times; without the band, a link whose RTT sits at AsyncRTT
+// flipped with every noisy measurement, and each flip cost a round that
+// ended by deadline at one end, which its neighbors then waited for in
+// turn. Never under the random policy (the synchronous baseline) or with
+// AsyncRTT ≤ 0; an unknown RTT is not slow.
+func (c SelectConfig) slow(rtt time.Duration, wasSlow bool) bool {
+	if c.AsyncRTT <= 0 || c.Policy == PolicyRandom || rtt <= 0 {
+		return false
+	}
+	if wasSlow {
+		return float64(rtt) > float64(c.AsyncRTT)*(1-c.Hysteresis)
+	}
+	return rtt > c.AsyncRTT
 }
 
 // hashed picks n links of one kind (long, or the random policy's near
@@ -265,7 +289,7 @@ func (c SelectConfig) Accept(self string, own []Link, inbound []Inbound) []Link 
 		if l.ID == "" || l.ID == self || slices.ContainsFunc(out, func(a Link) bool { return a.ID == l.ID }) {
 			continue
 		}
-		out = append(out, Link{ID: l.ID, Long: l.Long, RTT: max(l.RTT, 0)})
+		out = append(out, Link{ID: l.ID, Long: l.Long, Slow: l.Slow, RTT: max(l.RTT, 0)})
 	}
 	ranked := slices.Clone(inbound)
 	slices.SortStableFunc(ranked, compareInbound)

@@ -73,6 +73,40 @@ func TestProposeRandomIsRoughlyUniform(t *testing.T) {
 	}
 }
 
+// TestSlowMarkHasHysteresis: a near link is marked slow once its RTT
+// exceeds AsyncRTT and stays slow until it drops below
+// AsyncRTT×(1−Hysteresis), so measurement noise around AsyncRTT does not
+// flip the link's mode.
+func TestSlowMarkHasHysteresis(t *testing.T) {
+	cases := []struct {
+		rtt     time.Duration
+		wasSlow bool
+		want    bool
+	}{
+		{ms(99), false, false},
+		{ms(101), false, true},
+		{ms(99), true, true},  // inside the band: stays slow
+		{ms(81), true, true},  // still inside 80–100 ms
+		{ms(79), true, false}, // below AsyncRTT×0.8
+		{ms(0), true, false},  // unknown RTT is never slow
+	}
+	cfg := SelectConfig{Policy: PolicyLatencyLong}.WithDefaults() // AsyncRTT 100 ms, Hysteresis 0.2
+	for _, c := range cases {
+		current := []Link{{ID: "a", Slow: c.wasSlow, RTT: ms(95)}}
+		got := cfg.Propose("self", []Candidate{{ID: "a", RTT: c.rtt}, {ID: "far", RTT: ms(300)}}, current, nil)
+		at := slices.IndexFunc(got, func(l Link) bool { return l.ID == "a" })
+		if at < 0 || got[at].Slow != c.want {
+			t.Errorf("RTT %v, slow before %v: proposals %v, want a with Slow=%v", c.rtt, c.wasSlow, got, c.want)
+		}
+	}
+	for _, off := range []SelectConfig{{Policy: PolicyRandom}, {Policy: PolicyLatency, AsyncRTT: -1}} {
+		off = off.WithDefaults()
+		if got := off.Propose("self", []Candidate{{ID: "a", RTT: ms(500)}}, nil, nil); got[0].Slow {
+			t.Errorf("policy %s, AsyncRTT %v: a 500 ms link marked slow", off.Policy, off.AsyncRTT)
+		}
+	}
+}
+
 func TestProposeLatencyPicksTrueNearest(t *testing.T) {
 	for _, c := range []struct{ n, degree int }{{5, 4}, {20, 4}, {200, 4}, {200, 8}, {3, 4}} {
 		t.Run(fmt.Sprintf("n=%d degree=%d", c.n, c.degree), func(t *testing.T) {
@@ -84,7 +118,8 @@ func TestProposeLatencyPicksTrueNearest(t *testing.T) {
 			slices.SortFunc(byRTT, func(a, b Candidate) int { return int(a.RTT - b.RTT) })
 			want := make([]Link, 0, c.degree)
 			for _, cd := range byRTT[:min(c.degree, c.n)] {
-				want = append(want, Link{ID: cd.ID, RTT: cd.RTT.Round(time.Microsecond)})
+				rtt := cd.RTT.Round(time.Microsecond)
+				want = append(want, Link{ID: cd.ID, RTT: rtt, Slow: rtt > DefaultAsyncRTT})
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("proposals %v, want the nearest, fastest first: %v", got, want)

@@ -3,7 +3,6 @@ package topology
 import (
 	"cmp"
 	"slices"
-	"time"
 )
 
 // Announcement is what a peer says about neighbor selection in its
@@ -85,23 +84,19 @@ func NewView(cfg SelectConfig, anns []Announcement) *View {
 	return v
 }
 
-// markSlowLinksAsync mixes a near link asynchronously when its RTT, the
-// larger of what its two ends announced, exceeds AsyncRTT. Synchronous D-PSGD
-// runs at the pace of its slowest near link anywhere in the mesh (a round
-// waits for neighbors, who wait for theirs), so one isolated peer whose
-// nearest members are 150 ms away would slow every round of every peer.
-// Both ends read the same announcements, so they agree on the mode.
+// markSlowLinksAsync mixes a near link asynchronously when either end
+// proposed it as slow (SelectConfig.slow: its RTT above AsyncRTT, with a
+// hysteresis band). Synchronous D-PSGD runs at the pace of its slowest
+// near link anywhere in the mesh (a round waits for neighbors, who wait
+// for theirs), so one isolated peer whose nearest members are 150 ms away
+// would slow every round of every peer. Both ends read the same
+// announcements, so they agree on the mode.
 func (v *View) markSlowLinksAsync() {
 	if v.cfg.AsyncRTT <= 0 || v.cfg.Policy == PolicyRandom { // random is the synchronous baseline
 		return
 	}
-	announced := func(from int, to string) time.Duration {
-		for _, l := range v.own[from] {
-			if l.ID == to {
-				return l.RTT
-			}
-		}
-		return 0
+	proposedSlow := func(from int, to string) bool {
+		return slices.ContainsFunc(v.own[from], func(l Link) bool { return l.ID == to && l.Slow })
 	}
 	for i, id := range v.ids {
 		for k, l := range v.active[i] {
@@ -109,7 +104,7 @@ func (v *View) markSlowLinksAsync() {
 			if l.Long || !ok {
 				continue
 			}
-			if max(announced(i, l.ID), announced(j, id)) > v.cfg.AsyncRTT {
+			if proposedSlow(i, l.ID) || proposedSlow(j, id) {
 				v.active[i][k].Long = true
 			}
 		}
@@ -127,7 +122,7 @@ func sanitiseProposals(from string, props []Link, limit int) []Link {
 		if l.ID == "" || l.ID == from || slices.ContainsFunc(out, func(o Link) bool { return o.ID == l.ID }) {
 			continue
 		}
-		out = append(out, Link{ID: l.ID, Long: l.Long, RTT: max(l.RTT, 0)})
+		out = append(out, Link{ID: l.ID, Long: l.Long, Slow: l.Slow && !l.Long, RTT: max(l.RTT, 0)})
 	}
 	return out
 }

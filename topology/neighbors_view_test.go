@@ -104,8 +104,8 @@ func TestSlowNearLinksAreMixedAsynchronouslyByBothEnds(t *testing.T) {
 	anns := []Announcement{
 		{From: "a", Proposals: []Link{{ID: "b", RTT: ms(10)}, {ID: "c", RTT: ms(90)}}},
 		{From: "b", Proposals: []Link{{ID: "a", RTT: ms(10)}}},
-		// c measured a–c slower than a did: the larger figure decides, for both.
-		{From: "c", Proposals: []Link{{ID: "a", RTT: ms(140)}}},
+		// c measured a–c as slow, a did not: either end's mark decides, for both.
+		{From: "c", Proposals: []Link{{ID: "a", RTT: ms(140), Slow: true}}},
 	}
 	for _, pol := range []Policy{PolicyLatency, PolicyRandom} {
 		v := NewView(SelectConfig{Policy: pol, Degree: 2}.WithDefaults(), anns)
