@@ -133,6 +133,7 @@ type Peer struct {
 	// leave the control topic as they finish, so the links at exit are fewer.
 	finalLinks    []link
 	heard         map[peer.ID]*heardBeat // latest heartbeat per member
+	sentRound     map[peer.ID]uint64     // latest round of a shard received from each peer
 	planner       *topology.Planner      // neighbor selection
 	vivaldi       *topology.Vivaldi      // this peer's network coordinate
 	coordErrorMax float64                // a coordinate's error until it has been fitted to a sample
@@ -149,7 +150,9 @@ type Peer struct {
 	wg        sync.WaitGroup // goroutines Run started; Run waits for them
 
 	roundStart time.Time
-	roundEWMA  time.Duration
+	roundEWMA  time.Duration // of rounds that ended with every vector in (Karn's rule)
+	expired    bool          // the round in progress ended by deadline
+	backoff    int           // consecutive rounds ended by deadline, doubling the next deadline
 	deadline   *time.Timer
 
 	stats   stats
@@ -216,7 +219,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	}
 	p := &Peer{cfg: cfg, log: cfg.Logger, self: self, run: RunID(cfg.Run),
 		model:     ModelFingerprint(cfg.ModelSpec, len(cfg.Init)),
-		neighbors: map[peer.ID]*neighbor{}, heard: map[peer.ID]*heardBeat{},
+		neighbors: map[peer.ID]*neighbor{}, heard: map[peer.ID]*heardBeat{}, sentRound: map[peer.ID]uint64{},
 		planner: planner, vivaldi: vivaldi, coordErrorMax: vcfg.ErrorMax, idOf: map[string]peer.ID{},
 		inbox: make(chan inbound, 4096), stepped: make(chan stepResult, 1),
 		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4),
@@ -463,12 +466,7 @@ func (p *Peer) submitStep(ctx context.Context, round int, params []float32) {
 }
 
 func (p *Peer) finishRound(ctx context.Context, r training.RoundResult) {
-	elapsed := time.Since(p.roundStart)
-	if p.roundEWMA == 0 {
-		p.roundEWMA = elapsed
-	} else {
-		p.roundEWMA = (3*p.roundEWMA + elapsed) / 4
-	}
+	p.noteRoundTime(time.Since(p.roundStart))
 	params := r.Params
 	p.current.Store(&params)
 	p.stats.noteRound(r)
@@ -513,16 +511,91 @@ func (p *Peer) evaluateNow(ctx context.Context) training.Evaluation {
 	}
 }
 
-// armDeadline bounds the new round: four times the recent round time, at
-// least 100 ms, at most MaxRoundTimeout. A dead neighbor costs one deadline
-// per round until membership drops it.
-func (p *Peer) armDeadline() {
-	p.roundStart = time.Now()
-	timeout := min(max(4*p.roundEWMA, 100*time.Millisecond), p.cfg.MaxRoundTimeout)
-	if p.roundEWMA == 0 {
-		timeout = p.cfg.MaxRoundTimeout
+// waitForLaggards says how much longer the round in progress should wait
+// when its deadline fires for long exchanges it must close: while every
+// missing vector is a long neighbor's half of the exchange and every such
+// neighbor is behind (nothing shows it past the exchange's opening round:
+// neither its latest heartbeat's round nor a shard it sent), the half is
+// late, not lost, and the round waits on, up to MaxRoundTimeout from its
+// start. Otherwise it returns 0 and the round ends now.
+//
+// Without this, peers that started early, or a cluster joined to the rest
+// only by long links, ran ahead of the others round after round, gave up
+// on every long exchange with them, and stayed apart; the algorithm-level
+// simulator, where a round waits for what it needs, saw none of that.
+// Near links need no such rule: a near neighbor behind is waited for at
+// the deadline, and catches up on the vectors buffered for it. They must
+// not have it either: a neighbor that adopted a near link a heartbeat
+// earlier than this peer sent its vector before it knew of the
+// subscription, and with both ends waiting for each other the round would
+// stall until a heartbeat told them apart.
+//
+// A long neighbor more than Window rounds behind is not waited for: it
+// will fetch the mesh's model and rejoin ahead (see start), and a peer
+// stuck at an old round, or claiming to be, stalls its long neighbors for
+// at most Window rounds. One that claims to stay just behind can hold
+// every LongPeriod-th round to MaxRoundTimeout, as a near neighbor sending
+// its vectors late on purpose can hold every round to the deadline.
+func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Duration {
+	left := p.cfg.MaxRoundTimeout - time.Since(p.roundStart)
+	if left <= 0 || len(near) > 0 || len(long) == 0 {
+		return 0
 	}
-	p.deadline.Reset(timeout)
+	opened := round - p.cfg.Neighbors.LongPeriod
+	for _, id := range long {
+		at := p.sentRound[peer.ID(id)]
+		if hb, ok := p.heard[peer.ID(id)]; ok {
+			at = max(at, hb.Round)
+		}
+		if lag := int64(opened) - int64(at); lag <= 0 || lag > Window {
+			return 0
+		}
+	}
+	return min(left, max(p.roundTimeout(), 100*time.Millisecond))
+}
+
+// noteRoundTime feeds the round-time average that sets the deadlines. As
+// in Karn's rule for TCP's retransmission timer, a round that ended by
+// deadline is no sample: its length is the deadline itself, and averaging
+// it in raised the next deadline by three quarters of the last one, so that
+// one late vector grew the deadlines of every peer that waited on the next
+// up to MaxRoundTimeout. Instead, consecutive deadline rounds double the
+// next deadline (backoff), and the first round that ends with every vector
+// in is a true sample again: a mesh that really got slower (a peer whose
+// GPU went back to its owner) is followed within a few rounds.
+func (p *Peer) noteRoundTime(elapsed time.Duration) {
+	if p.expired {
+		p.backoff = min(p.backoff+1, maxDeadlineBackoff)
+		return
+	}
+	p.backoff = 0
+	if p.roundEWMA == 0 {
+		p.roundEWMA = elapsed
+	} else {
+		p.roundEWMA = (3*p.roundEWMA + elapsed) / 4
+	}
+}
+
+// maxDeadlineBackoff bounds the doubling: 2^6 × the deadline is beyond any
+// MaxRoundTimeout a run would use.
+const maxDeadlineBackoff = 6
+
+// armDeadline bounds the new round: four times the recent round time,
+// doubled for each round in a row that ended by deadline, at least 100 ms,
+// at most MaxRoundTimeout. A dead neighbor costs one deadline per round
+// until membership drops it.
+func (p *Peer) armDeadline() {
+	p.roundStart, p.expired = time.Now(), false
+	p.deadline.Reset(p.roundTimeout())
+}
+
+// roundTimeout is the deadline armDeadline sets: MaxRoundTimeout until a
+// round has been timed.
+func (p *Peer) roundTimeout() time.Duration {
+	if p.roundEWMA == 0 {
+		return p.cfg.MaxRoundTimeout
+	}
+	return min(max((4*p.roundEWMA)<<p.backoff, 100*time.Millisecond), p.cfg.MaxRoundTimeout)
 }
 
 // audience says whether the node's messages go to near neighbors, to long
@@ -560,6 +633,7 @@ func (p *Peer) receive(in inbound) {
 		p.log.Debug("shard dropped", "from", in.from, "long", in.long, "err", err)
 		return
 	}
+	p.sentRound[in.from] = max(p.sentRound[in.from], in.shard.Round)
 	if !complete {
 		return
 	}
@@ -583,10 +657,18 @@ func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
 	}
 }
 
-// expire ends the round in progress with what arrived: partially received
-// vectors are completed with this peer's own values.
+// expire ends the round in progress with what arrived (partially received
+// vectors are completed with this peer's own values), unless it waits
+// only for long neighbors that are behind (see waitForLaggards).
 func (p *Peer) expire() {
 	round := p.node.Round()
+	near, long := p.node.Missing()
+	if wait := p.waitForLaggards(round, near, long); wait > 0 {
+		p.log.Debug("round waits for long neighbors that are behind", "round", round, "waited", time.Since(p.roundStart),
+			"long", peerIDs(long))
+		p.deadline.Reset(wait)
+		return
+	}
 	for _, nb := range p.node.Neighbors() {
 		if nb.Long {
 			continue // a long exchange is mixed whole or not at all
@@ -596,7 +678,21 @@ func (p *Peer) expire() {
 			p.deliver(peer.ID(nb.ID), round, vec)
 		}
 	}
+	if len(near)+len(long) > 0 {
+		p.log.Debug("round ended by deadline", "round", round, "waited", time.Since(p.roundStart),
+			"near", peerIDs(near), "long", peerIDs(long))
+	}
 	p.stats.noteDeadline()
+	p.expired = true
 	p.node.Deadline(round)
 	p.deadline.Reset(p.cfg.MaxRoundTimeout) // if the step is still running, check again later
+}
+
+// peerIDs renders node peer IDs as libp2p peer IDs, for logs.
+func peerIDs(ids []training.PeerID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = peer.ID(id).String()
+	}
+	return out
 }

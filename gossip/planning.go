@@ -105,6 +105,7 @@ func (p *Peer) forgetDeparted(members map[string]peer.ID) {
 	for id := range p.heard {
 		if _, ok := members[id.String()]; !ok {
 			delete(p.heard, id)
+			delete(p.sentRound, id)
 			p.vivaldi.Forget(id.String())
 			p.caps.forget(id)
 		}

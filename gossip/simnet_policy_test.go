@@ -23,9 +23,11 @@ func policyRun(t *testing.T) simRun {
 // IDs, SelectConfig and round-trip times.
 //
 // The live overlay must be a fixed point of the policy: planners resumed
-// from the live proposals, knowing the RTTs the live peers had measured,
-// change nothing. Its only freedom is the long/near mode of links whose
-// RTT sits at AsyncRTT within measurement noise (QUIC samples carry the
+// from the live proposals, knowing the true RTTs of the pairs the live
+// peers had measured, keep every link. Its only freedom is the mode of
+// links whose RTT sits at
+// a threshold of the slow mark (AsyncRTT, or AsyncRTT×(1−Hysteresis) for a
+// link already slow) within measurement noise (QUIC samples carry the
 // queueing of the vectors in flight).
 //
 // It must then be close to BuildOverlay's result from the same start: a
@@ -43,9 +45,9 @@ func policyRun(t *testing.T) simRun {
 // blind first plan, and pairs that Vivaldi places far apart (two remote
 // nodes close to each other) are never probed live.
 //
-// Training must reach 0.90, no peer may ever mix with nobody, and the
-// steady pace must match the algorithm-level simulator on the live
-// overlay; time to target is reported for both worlds.
+// Training must reach 0.90, no peer may ever mix with nobody, the steady
+// pace must match the algorithm-level simulator on the live overlay, and
+// so must the time to target once every peer has begun (within 1.5×).
 func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
@@ -57,9 +59,17 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	cfg.Seed = gossip.RunSeed(simRunName) // as every live peer of the run derives it
 	sym := roundTripRTT(rtt)
 	push := 2 * float64(cfg.Degree) * float64(encodedVectorBytes(t, out.data.init)) * 8 / float64(run.Link.BitsPerSec)
+	// A link's mode may differ where its measured RTT and its true one
+	// fall on either side of a threshold of the slow mark: AsyncRTT to
+	// become slow, AsyncRTT×(1−Hysteresis) to stop being slow.
 	atAsyncTie := func(e edge) bool {
-		d := sym(e[0], e[1]) - cfg.AsyncRTT
-		return math.Abs(d.Seconds()) <= 0.002+0.02*cfg.AsyncRTT.Seconds()+push
+		for _, at := range []time.Duration{cfg.AsyncRTT, time.Duration(float64(cfg.AsyncRTT) * (1 - cfg.Hysteresis))} {
+			d := sym(e[0], e[1]) - at
+			if math.Abs(d.Seconds()) <= 0.002+0.02*at.Seconds()+push {
+				return true
+			}
+		}
+		return false
 	}
 
 	settled := run.Rounds / 2
@@ -92,9 +102,12 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	onlyLive, onlyPure, flags := overlayDiff(live, again)
-	if changes != 0 || len(onlyLive)+len(onlyPure) > 0 {
-		t.Errorf("the live overlay is not a fixed point of the policy: %d re-planning exchanges changed proposals; links only live %v, only re-planned %v",
-			changes, onlyLive, onlyPure)
+	// A proposal may still move where the RTTs the live peers measured and
+	// the true ones rank two candidates differently (one to a peer that
+	// refuses it, say); the links may not.
+	t.Logf("re-planning from the live proposals: %d exchanges changed proposals", changes)
+	if len(onlyLive)+len(onlyPure) > 0 {
+		t.Errorf("the live overlay is not a fixed point of the policy: links only live %v, only re-planned %v", onlyLive, onlyPure)
 	}
 	for _, e := range flags {
 		t.Logf("link %d-%d (RTT %v): live long=%v, policy on true RTTs long=%v (AsyncRTT %v)", e[0], e[1], sym(e[0], e[1]), live[e], again[e], cfg.AsyncRTT)
@@ -182,9 +195,29 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		deadlines += tr.sum.Deadlines
 		jumps += int64(tr.jumps)
 	}
-	t.Logf("time to %.2f: protocol %.3f s (round %d), algorithm %.3f s, ratio %.2f; round 0 spread %.3f s; %d rounds ended by deadline, %d catch-ups over all peers",
-		target, hit.Virtual.Seconds(), hit.Round, *res.VirtualSecondsToTarget, hit.Virtual.Seconds() / *res.VirtualSecondsToTarget,
-		pts[0].Virtual.Seconds(), deadlines, jumps)
+	// The live peers begin round 0 over a spread of 1 to 3 s as each sees
+	// enough members; the algorithm-level peers all begin at 0. Times count
+	// from the last start, where both worlds are running, and compare at
+	// the round where the algorithm-level run reaches the target: the
+	// first evaluation at or over it can fall an evaluation interval apart
+	// between two runs whose accuracy differs by 0.001.
+	spread := pts[0].Virtual.Seconds()
+	running := hit.Virtual.Seconds() - spread
+	t.Logf("time to %.2f: protocol %.3f s (round %d), %.3f s after the last peer began round 0 (spread %.3f s); algorithm %.3f s; %d rounds ended by deadline, %d catch-ups over all peers",
+		target, hit.Virtual.Seconds(), hit.Round, running, spread, *res.VirtualSecondsToTarget, deadlines, jumps)
+	for k, r := range res.Records {
+		if r.AccuracyMean < target {
+			continue
+		}
+		live := pts[k].Virtual.Seconds() - spread
+		t.Logf("round %d, where the algorithm-level run reaches %.2f: protocol %.3f s after the last start, accuracy %.4f; algorithm %.3f s, accuracy %.4f (time ratio %.2f)",
+			r.Round, target, live, pts[k].AccuracyMean, r.VirtualSeconds, r.AccuracyMean, live/r.VirtualSeconds)
+		if live > 1.5*r.VirtualSeconds || pts[k].AccuracyMean < r.AccuracyMean-0.01 {
+			t.Errorf("round %d: protocol-level %.3f s and accuracy %.4f, want at most 1.5 × the algorithm-level %.3f s and at most 1 pt below its %.4f",
+				r.Round, live, pts[k].AccuracyMean, r.VirtualSeconds, r.AccuracyMean)
+		}
+		break
+	}
 }
 
 // cleanStretch is the longest run of evaluation points pts[from..to], from

@@ -37,11 +37,17 @@ func TestLongLinkDoesNotPaceRoundsWithinItsPeriod(t *testing.T) {
 		if r < 3 && len(rd.Messages) != 0 {
 			t.Fatalf("round %d sent off-cadence: %+v", r+1, rd.Messages)
 		}
+		if near, long := i.Missing(); r < 3 && len(near)+len(long) != 0 {
+			t.Fatalf("round %d, which closes no exchange, misses near %v, long %v", r+1, near, long)
+		}
 	}
 	// Round 4 closes exchange 0: it may not finish before j's half arrives.
 	must(t, i.StepDone(4, []float32{0}, 0))
 	if rd := i.Ready(); len(rd.Rounds) != 0 {
 		t.Fatal("round 4 finished without the exchange opened in round 0")
+	}
+	if near, long := i.Missing(); len(near) != 0 || len(long) != 1 || long[0] != "j" {
+		t.Fatalf("round 4 misses near %v, long %v; want long [j] only", near, long)
 	}
 	must(t, i.Receive(Message{From: "j", Round: 0, Params: []float32{8}}))
 	rd = i.Ready()

@@ -488,3 +488,24 @@ func axpy(a float32, x, y []float32) {
 		y[i] += a * v
 	}
 }
+
+// Missing lists what the round in progress still waits for: near
+// neighbors whose vector has not arrived, and long neighbors whose half of
+// the exchange this round must close has not. For logs, when a round ends
+// by deadline.
+func (n *Node) Missing() (near, long []PeerID) {
+	box := n.inbox[n.round]
+	r0 := n.round - n.cfg.LongPeriod
+	closing := r0 >= 0 && r0%n.cfg.LongPeriod == 0 && n.long.snap[r0] != nil
+	for _, v := range n.neighbors {
+		switch {
+		case !v.Long:
+			if box[v.ID] == nil {
+				near = append(near, v.ID)
+			}
+		case closing && n.long.since[v.ID] <= r0 && n.long.in[r0][v.ID] == nil && !n.long.done[r0][v.ID]:
+			long = append(long, v.ID)
+		}
+	}
+	return near, long
+}

@@ -52,6 +52,9 @@ func TestNodeDeadlineGivesMissingWeightToSelf(t *testing.T) {
 	n.Start()
 	n.Ready()
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{2}}))
+	if near, long := n.Missing(); len(near) != 1 || near[0] != "b" || len(long) != 0 {
+		t.Fatalf("missing near %v, long %v; want near [b]", near, long)
+	}
 	n.Deadline(0) // before the step: the round must still wait for the gradient
 	if len(n.Ready().Rounds) != 0 {
 		t.Fatal("round finished without its gradient")
