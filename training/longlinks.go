@@ -100,19 +100,26 @@ func (n *Node) receiveLong(m Message) error {
 // dueArrived reports whether the exchange that round must close (the one
 // started period rounds earlier) is complete.
 func (l *longLinks) dueArrived(round, period int, set []Neighbor) bool {
+	return len(l.dueMissing(round, period, set)) == 0
+}
+
+// dueMissing lists the long neighbors whose half of the exchange round
+// must close has not arrived (nil when round closes none).
+func (l *longLinks) dueMissing(round, period int, set []Neighbor) []PeerID {
 	r0 := round - period
 	if r0 < 0 || r0%period != 0 || l.snap[r0] == nil {
-		return true
+		return nil
 	}
+	var missing []PeerID
 	for _, v := range set {
 		if !v.Long || l.since[v.ID] > r0 {
 			continue
 		}
 		if l.in[r0][v.ID] == nil && !l.done[r0][v.ID] {
-			return false
+			missing = append(missing, v.ID)
 		}
 	}
-	return true
+	return missing
 }
 
 // applyArrived adds the correction of every exchange this side has opened

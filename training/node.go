@@ -495,17 +495,10 @@ func axpy(a float32, x, y []float32) {
 // by deadline.
 func (n *Node) Missing() (near, long []PeerID) {
 	box := n.inbox[n.round]
-	r0 := n.round - n.cfg.LongPeriod
-	closing := r0 >= 0 && r0%n.cfg.LongPeriod == 0 && n.long.snap[r0] != nil
 	for _, v := range n.neighbors {
-		switch {
-		case !v.Long:
-			if box[v.ID] == nil {
-				near = append(near, v.ID)
-			}
-		case closing && n.long.since[v.ID] <= r0 && n.long.in[r0][v.ID] == nil && !n.long.done[r0][v.ID]:
-			long = append(long, v.ID)
+		if !v.Long && box[v.ID] == nil {
+			near = append(near, v.ID)
 		}
 	}
-	return near, long
+	return near, n.long.dueMissing(n.round, n.cfg.LongPeriod, n.neighbors)
 }
