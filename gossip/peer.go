@@ -551,7 +551,7 @@ func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Dur
 			return 0
 		}
 	}
-	return min(left, max(p.roundTimeout(), 100*time.Millisecond))
+	return min(left, p.roundTimeout())
 }
 
 // noteRoundTime feeds the round-time average that sets the deadlines. As
