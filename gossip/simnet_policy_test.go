@@ -125,7 +125,7 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		}
 		return sym(i, j)
 	}
-	fromStart, conv, err := topology.BuildOverlayFunc(ids, est, sym, cfg, nil, func(it int, _ *topology.Overlay) { blind = it < 1 })
+	fromStart, conv, err := topology.BuildOverlayFunc(ids, est, sym, cfg, nil, nil, func(it int, _ *topology.Overlay) { blind = it < 1 })
 	if err != nil {
 		t.Fatal(err)
 	}

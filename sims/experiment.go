@@ -59,6 +59,9 @@ type OverlayFacts struct {
 	// PlanIterations is how many heartbeat exchanges the neighbor protocol
 	// took to settle (0 for a fixed graph).
 	PlanIterations int `json:"plan_iterations"`
+	// UplinkCapped counts the peers whose uplink allows fewer links than
+	// MaxDegree (topology.SelectConfig.LinkCapacity).
+	UplinkCapped int `json:"uplink_capped"`
 }
 
 // Mobility moves the simulated devices every Every virtual seconds. Step
@@ -127,3 +130,6 @@ func (e *Experiment) evalPoints() []int {
 	}
 	return append(pts, e.Rounds)
 }
+
+// messageBytes is the size of one parameter message on the wire.
+func (e *Experiment) messageBytes() int { return e.HeaderBytes + 4*e.Model.NumParams() }

@@ -20,25 +20,26 @@ type latencySource struct {
 // coordinates embedded from sampled RTTs give each peer its shortlist, the
 // shortlist is probed (true RTTs), and the neighbor protocol runs to
 // agreement under the spec's policy.
-func (s Spec) planOverlay(src *latencySource, e *Experiment) (*topology.Overlay, error) {
+func (s Spec) planOverlay(src *latencySource, e *Experiment) (*topology.Overlay, topology.SelectConfig, error) {
 	cfg, err := s.selectConfig()
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	embed := topology.DefaultEmbedConfig()
 	embed.Seed = s.Seed
 	coords, err := topology.EmbedMatrix(src.ms, embed)
 	if err != nil {
-		return nil, fmt.Errorf("sims: network coordinates: %w", err)
+		return nil, cfg, fmt.Errorf("sims: network coordinates: %w", err)
 	}
 	est := func(i, j int) time.Duration { return coords[i].DistanceTo(coords[j]) }
-	o, conv, err := topology.BuildOverlay(peerIDs(s.Peers), est, src.rtt, cfg, nil)
+	cfg.MessageBytes = e.messageBytes()
+	o, conv, err := topology.BuildOverlayFunc(peerIDs(s.Peers), est, src.rtt, cfg, nil, e.Network.UplinkBitsPerSec, nil)
 	if err != nil {
-		return nil, fmt.Errorf("--neighbors %s over %d peers: %w", cfg.Policy, s.Peers, err)
+		return nil, cfg, fmt.Errorf("--neighbors %s over %d peers: %w", cfg.Policy, s.Peers, err)
 	}
 	e.Overlay = overlayFacts(string(cfg.Policy), o, src.rtt)
 	e.Overlay.PlanIterations = conv.Iterations
-	return o, nil
+	return o, cfg, nil
 }
 
 // selectConfig is the neighbor policy the spec asks for.
@@ -64,6 +65,11 @@ func (s Spec) selectConfig() (topology.SelectConfig, error) {
 func overlayFacts(policy string, o *topology.Overlay, rtt func(i, j int) time.Duration) *OverlayFacts {
 	f := &OverlayFacts{Policy: policy, LongLinks: o.LongEdges()}
 	g := o.Graph
+	for i := range g.N {
+		if o.MaxLinks(i) > 0 {
+			f.UplinkCapped++
+		}
+	}
 	var sum float64
 	for i, adj := range g.Adj {
 		for _, j := range adj {
@@ -81,7 +87,7 @@ func overlayFacts(policy string, o *topology.Overlay, rtt func(i, j int) time.Du
 // any device changed its site, re-plans the overlay from the one in force
 // (hysteresis applies). Peers re-probe after a handover, so the re-plan
 // uses measured RTTs as its estimates too.
-func (s Spec) edgeMobility(src *latencySource, cfg topology.SelectConfig, current *topology.Overlay) *Mobility {
+func (s Spec) edgeMobility(src *latencySource, cfg topology.SelectConfig, current *topology.Overlay, uplinks []float64) *Mobility {
 	every, moveFor := s.MobilitySeconds, s.MobilitySeconds*s.MobilitySpeedup
 	ids := peerIDs(s.Peers)
 	return &Mobility{Every: every, Step: func(float64) (MobilityUpdate, error) {
@@ -90,7 +96,7 @@ func (s Spec) edgeMobility(src *latencySource, cfg topology.SelectConfig, curren
 			return MobilityUpdate{}, err
 		}
 		up := MobilityUpdate{OneWay: EdgeOneWay(src.edge)}
-		next, _, err := topology.BuildOverlay(ids, src.edge.RTT, src.edge.RTT, cfg, current)
+		next, _, err := topology.BuildOverlayFunc(ids, src.edge.RTT, src.edge.RTT, cfg, current, uplinks, nil)
 		if err != nil {
 			return up, err
 		}

@@ -63,8 +63,8 @@ func TestEdgeNetworkWithMobility(t *testing.T) {
 	s := smallSpec()
 	s.Peers = 40
 	s.Topology = "edge"
-	s.MobilitySeconds = 0.2
-	s.MobilitySpeedup = 600 // two minutes of movement per step
+	s.MobilitySeconds = 0.05
+	s.MobilitySpeedup = 2400 // two minutes of movement per step
 	s.Rounds = 100
 	res := runSpec(t, s, 0)
 	m := res.Mobility
@@ -98,5 +98,28 @@ func TestOverlayFlagsAreChecked(t *testing.T) {
 		if _, err := s.Prepare(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want it to mention %q", s, err, c.want)
 		}
+	}
+}
+
+// TestSlowUplinksDoNotPaceTheMesh: on a rural 5G network the slowest
+// handsets' uplinks send a few hundred kbit/s. Under random neighbors every
+// round waits for them to push a copy to each of their links; under
+// latency+long they take as many links as their uplink sends in the
+// budget, and rounds run several times faster.
+func TestSlowUplinksDoNotPaceTheMesh(t *testing.T) {
+	perRound := map[string]float64{}
+	for _, policy := range []string{"random", "latency+long"} {
+		s := smallSpec()
+		s.Peers, s.Topology, s.EdgePreset, s.Neighbors = 100, "edge", "rural-5g", policy
+		s.Model, s.Epochs, s.Rounds = "mlp:64", 0, 20
+		res := runSpec(t, s, 0)
+		perRound[policy] = res.VirtualSeconds / float64(res.Rounds)
+		if capped := res.Overlay.UplinkCapped; (policy == "random") != (capped == 0) {
+			t.Errorf("%s: %d peers capped by their uplink", policy, capped)
+		}
+		t.Logf("%s: %.0f ms per round, %d peers capped", policy, 1000*perRound[policy], res.Overlay.UplinkCapped)
+	}
+	if r := perRound["latency+long"] / perRound["random"]; r > 0.4 {
+		t.Errorf("latency+long rounds take %.2f of random's, want under 0.4", r)
 	}
 }

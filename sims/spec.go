@@ -276,14 +276,13 @@ func (s Spec) overlay(src *latencySource, e *Experiment) error {
 		e.Overlay = &OverlayFacts{Policy: name, MeanDegree: 2 * float64(g.Edges()) / float64(g.N)}
 		return nil
 	}
-	o, err := s.planOverlay(src, e)
+	o, cfg, err := s.planOverlay(src, e)
 	if err != nil {
 		return err
 	}
 	e.Graph, e.Long, e.LongPeriod = o.Graph, o.IsLong, s.LongPeriod
 	if s.MobilitySeconds > 0 {
-		cfg, _ := s.selectConfig()
-		e.Mobility = s.edgeMobility(src, cfg, o)
+		e.Mobility = s.edgeMobility(src, cfg, o, e.Network.UplinkBitsPerSec)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type Planner struct {
 	current []Link         // what self proposes now (its last announcement)
 	refused map[string]int // refused peer -> plan from which it may be proposed again
 	plans   int            // plans made so far
+	uplink  float64        // self's announced uplink rate, bits/s (0: unknown)
 }
 
 // Decision is what a peer does after a plan.
@@ -33,6 +34,9 @@ type Decision struct {
 	Accepted []Link
 	// Active is whom self mixes with, sorted by ID, with Metropolis weights.
 	Active []ActiveLink
+	// MaxLinks is how many links self's uplink allows it (0: no cap of
+	// its own).
+	MaxLinks int
 }
 
 // ActiveLink is an active edge seen from one end: the other end, whether the
@@ -67,6 +71,11 @@ func (p *Planner) Resume(links []Link) {
 	p.current = sanitiseProposals(p.self, links, p.cfg.Degree)
 }
 
+// SetUplink sets the uplink rate self announces, bits/s (0 or less:
+// unknown). With the run's MessageBytes it caps the links self takes
+// (capacity.go); proposals beyond the cap are dropped at the next plan.
+func (p *Planner) SetUplink(bitsPerSec float64) { p.uplink = max(bitsPerSec, 0) }
+
 // Current returns the proposals self announces now.
 func (p *Planner) Current() []Link { return slices.Clone(p.current) }
 
@@ -80,6 +89,7 @@ func (p *Planner) Step(cands []Candidate, heard []Announcement) Decision {
 	refused := p.plan(cands, NewView(p.cfg, p.withOwn(heard)))
 	after := NewView(p.cfg, p.withOwn(heard))
 	d := Decision{
+		MaxLinks: after.MaxLinks(p.self),
 		Probe:    p.cfg.ShortlistFor(p.self, cands, p.current),
 		Propose:  slices.Clone(p.current),
 		Refused:  refused,
@@ -102,7 +112,7 @@ func (p *Planner) withOwn(heard []Announcement) []Announcement {
 			out = append(out, a)
 		}
 	}
-	return append(out, Announcement{From: p.self, Proposals: p.current})
+	return append(out, Announcement{From: p.self, Proposals: p.current, UplinkBitsPerSec: p.uplink})
 }
 
 // plan is one heartbeat's decision on a view that holds self's current
@@ -126,11 +136,14 @@ func (p *Planner) plan(cands []Candidate, view *View) []string {
 		}
 		working = append(working, l)
 	}
-	p.current = p.cfg.propose(p.self, cands, working, func(cd Candidate) bool {
+	cfg := view.capsOf(p.self)
+	leaf := cfg.MaxDegree == 1
+	p.current = cfg.propose(p.self, cands, working, func(cd Candidate) bool {
 		if _, ok := p.refused[cd.ID]; ok {
 			return true
 		}
-		return !view.wouldAccept(cd.ID, p.self)
+		// Two leaves linked to each other would be an island.
+		return (leaf && view.isLeaf(cd.ID)) || !view.wouldAccept(cd.ID, p.self)
 	})
 	return refused
 }

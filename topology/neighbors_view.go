@@ -10,6 +10,10 @@ import (
 type Announcement struct {
 	From      string
 	Proposals []Link
+	// UplinkBitsPerSec is the peer's uplink rate as it states it (0:
+	// unknown). With the run's MessageBytes it caps the links the peer
+	// takes (capacity.go).
+	UplinkBitsPerSec float64
 }
 
 // View is what a peer derives from the latest announcements of all members:
@@ -21,7 +25,8 @@ type Announcement struct {
 // Announcements come from untrusted peers, so NewView sanitises them: of a
 // peer's proposals only the first Degree distinct ones to other peers count
 // (a peer cannot make itself a hub by proposing to everyone), and a peer's
-// accepted set never exceeds MaxDegree. What it cannot check is the RTT a
+// accepted set never exceeds MaxDegree, nor what its announced uplink
+// allows. What it cannot check is the RTT a
 // proposer announces, which ranks it among the target's inbound proposals:
 // a peer that lies about it can take an inbound place at a full peer from
 // an honest proposer, which then links elsewhere, but it cannot add links.
@@ -29,11 +34,13 @@ type View struct {
 	cfg      SelectConfig
 	index    map[string]int
 	ids      []string
-	own      [][]Link    // sanitised proposals, per announcer
-	inbound  [][]Inbound // proposals made to each announcer
-	accepted [][]Link    // derived accepted set, per announcer
-	active   [][]Link    // accepted links whose other end accepts back, sorted by ID
-	degree   []int       // len(active)
+	caps     []SelectConfig // cfg capped by each announcer's uplink
+	uplinks  []float64      // announced uplink rates, per announcer
+	own      [][]Link       // sanitised proposals, per announcer
+	inbound  [][]Inbound    // proposals made to each announcer
+	accepted [][]Link       // derived accepted set, per announcer
+	active   [][]Link       // accepted links whose other end accepts back, sorted by ID
+	degree   []int          // len(active)
 }
 
 // NewView derives the accepted and active sets from announcements. When a
@@ -53,10 +60,17 @@ func NewView(cfg SelectConfig, anns []Announcement) *View {
 			v.index[a.From] = at
 			v.ids = append(v.ids, a.From)
 			v.own = append(v.own, nil)
+			v.uplinks = append(v.uplinks, 0)
 		}
-		v.own[at] = sanitiseProposals(a.From, a.Proposals, cfg.Degree)
+		v.own[at], v.uplinks[at] = a.Proposals, a.UplinkBitsPerSec
 	}
 	n := len(v.ids)
+	budget := cfg.uplinkBudget(v.uplinks)
+	v.caps = make([]SelectConfig, n)
+	for i, id := range v.ids {
+		v.caps[i] = cfg.capped(cfg.linkCapacity(v.uplinks[i], budget))
+		v.own[i] = sanitiseProposals(id, v.own[i], v.caps[i].Degree)
+	}
 	v.inbound = make([][]Inbound, n)
 	for i, props := range v.own {
 		for _, l := range props {
@@ -67,7 +81,7 @@ func NewView(cfg SelectConfig, anns []Announcement) *View {
 	}
 	v.accepted = make([][]Link, n)
 	for i, id := range v.ids {
-		v.accepted[i] = cfg.Accept(id, v.own[i], v.inbound[i])
+		v.accepted[i] = v.caps[i].Accept(id, v.own[i], v.inbound[i])
 	}
 	v.active = make([][]Link, n)
 	v.degree = make([]int, n)
@@ -133,6 +147,27 @@ func (v *View) accepts(target, peer string) bool {
 	return ok && slices.ContainsFunc(v.accepted[t], func(l Link) bool { return l.ID == peer })
 }
 
+// MaxLinks is how many links id's announced uplink allows it (0: no cap
+// of its own, MaxDegree applies).
+func (v *View) MaxLinks(id string) int {
+	if t, ok := v.index[id]; ok && v.caps[t].MaxDegree < v.cfg.MaxDegree {
+		return v.caps[t].MaxDegree
+	}
+	return 0
+}
+
+// capsOf is the config that applies to id: the run's, capped by its uplink.
+func (v *View) capsOf(id string) SelectConfig {
+	if t, ok := v.index[id]; ok {
+		return v.caps[t]
+	}
+	return v.cfg
+}
+
+// isLeaf reports whether id's uplink allows it a single link: such a peer
+// can only hang off the mesh, never connect two parts of it.
+func (v *View) isLeaf(id string) bool { return v.MaxLinks(id) == 1 }
+
 // Announced reports whether id has announced.
 func (v *View) Announced(id string) bool {
 	_, ok := v.index[id]
@@ -184,6 +219,6 @@ func (v *View) wouldAccept(target, peer string) bool {
 	if !ok {
 		return true
 	}
-	acc := v.accepted[t]
-	return v.cfg.MaxDegree-len(acc) > v.cfg.inboundReserve() || slices.ContainsFunc(acc, func(l Link) bool { return l.ID == peer })
+	acc, c := v.accepted[t], v.caps[t]
+	return c.MaxDegree-len(acc) > c.inboundReserve() || slices.ContainsFunc(acc, func(l Link) bool { return l.ID == peer })
 }

@@ -30,6 +30,16 @@ type Overlay struct {
 	Graph *Graph
 	long  [][]bool // aligned with Graph.Adj
 	props [][]Link // each peer's proposals
+	caps  []int    // each peer's link cap from its uplink (0: none)
+}
+
+// MaxLinks is how many links peer i's uplink allows it (0: no cap of its
+// own, or out of range).
+func (o *Overlay) MaxLinks(i int) int {
+	if o == nil || i < 0 || i >= len(o.caps) {
+		return 0
+	}
+	return o.caps[i]
 }
 
 // IsLong reports whether i–j is an active long-range edge, mixed
@@ -97,15 +107,17 @@ type Convergence struct {
 // exchanges, and ErrDisconnected (with a hint) when peers fall into
 // components that never agree.
 func BuildOverlay(ids []string, est, rtt func(i, j int) time.Duration, cfg SelectConfig, prev *Overlay) (*Overlay, Convergence, error) {
-	return BuildOverlayFunc(ids, est, rtt, cfg, prev, nil)
+	return BuildOverlayFunc(ids, est, rtt, cfg, prev, nil, nil)
 }
 
-// BuildOverlayFunc is BuildOverlay calling each with every intermediate
+// BuildOverlayFunc is BuildOverlay with each peer announcing its uplink
+// rate (uplinks[i], bits/s; a nil slice or 0 means unknown), which with
+// cfg.MessageBytes caps its links, calling each with every intermediate
 // overlay: iteration 0 is the starting state (prev's agreed edges, or no
-// edges), then one call per heartbeat exchange. each must not modify the
-// overlay.
+// edges), then one call per heartbeat exchange. each may be nil and must
+// not modify the overlay.
 func BuildOverlayFunc(ids []string, est, rtt func(i, j int) time.Duration, cfg SelectConfig, prev *Overlay,
-	each func(iteration int, o *Overlay)) (*Overlay, Convergence, error) {
+	uplinks []float64, each func(iteration int, o *Overlay)) (*Overlay, Convergence, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, Convergence{}, err
@@ -118,6 +130,9 @@ func BuildOverlayFunc(ids []string, est, rtt func(i, j int) time.Duration, cfg S
 		return nil, Convergence{}, err
 	}
 	n := len(ids)
+	if uplinks != nil && len(uplinks) != n {
+		return nil, Convergence{}, fmt.Errorf("topology: %d uplink rates for %d peers", len(uplinks), n)
+	}
 	planners := make([]*Planner, n)
 	anns := make([]Announcement, n)
 	measured := make([][]bool, n) // measured[i][j]: i has probed j
@@ -130,13 +145,16 @@ func BuildOverlayFunc(ids []string, est, rtt func(i, j int) time.Duration, cfg S
 	}
 	for i, id := range ids {
 		planners[i], _ = NewPlanner(id, cfg) // cannot fail: id and cfg are checked
+		if uplinks != nil {
+			planners[i].SetUplink(uplinks[i])
+		}
 		measured[i] = make([]bool, n)
 		if prev != nil {
 			if at, ok := prevAt[id]; ok && at < len(prev.props) {
 				planners[i].Resume(prev.props[at])
 			}
 		}
-		anns[i] = Announcement{From: id, Proposals: planners[i].current}
+		anns[i] = Announcement{From: id, Proposals: planners[i].current, UplinkBitsPerSec: planners[i].uplink}
 		for _, l := range planners[i].current {
 			if j, ok := index[l.ID]; ok {
 				measured[i][j] = true // current links are kept measured
@@ -228,10 +246,11 @@ func indexPeers(ids []string) (map[string]int, error) {
 // overlayFromView builds the overlay of the view's active edges; index
 // maps each ID to its position in ids.
 func overlayFromView(ids []string, index map[string]int, view *View, anns []Announcement) *Overlay {
-	o := &Overlay{IDs: ids, props: make([][]Link, len(ids)), long: make([][]bool, len(ids))}
+	o := &Overlay{IDs: ids, props: make([][]Link, len(ids)), long: make([][]bool, len(ids)), caps: make([]int, len(ids))}
 	adj := make([][]int, len(ids))
 	for i, id := range ids {
 		o.props[i] = slices.Clone(anns[i].Proposals)
+		o.caps[i] = view.MaxLinks(id)
 		for _, l := range view.Active(id) { // sorted by ID, not by index
 			if j, ok := index[l.ID]; ok {
 				adj[i] = append(adj[i], j)

@@ -65,7 +65,7 @@ func replanEdge(t testing.TB, devices, minutes int) []string {
 			t.Fatal(err)
 		}
 		before := o.Graph
-		o, conv, err = BuildOverlayFunc(ids, en.RTT, en.RTT, sel, o, func(it int, o *Overlay) {
+		o, conv, err = BuildOverlayFunc(ids, en.RTT, en.RTT, sel, o, nil, func(it int, o *Overlay) {
 			if d := minDegree(o.Graph); d == 0 {
 				t.Errorf("minute %d, exchange %d: a peer has no active link", minute, it)
 			}

@@ -74,7 +74,7 @@ func TestPlannerStepAgreesWithBuildOverlay(t *testing.T) {
 			ids := peerNames(len(rtt))
 			cfg := SelectConfig{Policy: policy, Seed: 17}
 			var want [][][]Link
-			o, conv, err := BuildOverlayFunc(ids, est.at, rtt.at, cfg, nil, func(it int, o *Overlay) {
+			o, conv, err := BuildOverlayFunc(ids, est.at, rtt.at, cfg, nil, nil, func(it int, o *Overlay) {
 				if it > 0 {
 					props := make([][]Link, len(ids))
 					for i := range ids {

@@ -247,7 +247,7 @@ func TestBuildOverlayReplansAfterAMove(t *testing.T) {
 	}
 	after := rttFromPositions(moved)
 
-	o, conv, err := BuildOverlayFunc(ids, after.at, after.at, cfg, old, func(it int, o *Overlay) {
+	o, conv, err := BuildOverlayFunc(ids, after.at, after.at, cfg, old, nil, func(it int, o *Overlay) {
 		checkOverlay(t, o, cfg)
 		if d := minDegree(o.Graph); d == 0 {
 			t.Errorf("exchange %d: a peer has no active link", it)

@@ -34,7 +34,8 @@ func TestParsePolicy(t *testing.T) {
 func TestSelectConfigDefaults(t *testing.T) {
 	got := SelectConfig{Seed: 9}.WithDefaults()
 	want := SelectConfig{Policy: PolicyLatencyLong, Degree: 4, Long: 1, MaxDegree: 8, Shortlist: 8,
-		Hysteresis: 0.2, LongPeriod: 2, AsyncRTT: 100 * time.Millisecond, RefusalMemory: 4, Seed: 9}
+		Hysteresis: 0.2, LongPeriod: 2, AsyncRTT: 100 * time.Millisecond, RefusalMemory: 4,
+		UplinkBudget: 100 * time.Millisecond, Seed: 9}
 	if got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
@@ -48,7 +49,7 @@ func TestSelectConfigDefaults(t *testing.T) {
 	}
 	// Set fields are kept.
 	set := SelectConfig{Policy: PolicyRandom, Degree: 3, MaxDegree: 5, Shortlist: 4, Hysteresis: 0.5, LongPeriod: 2,
-		AsyncRTT: 50 * time.Millisecond, RefusalMemory: 7}
+		AsyncRTT: 50 * time.Millisecond, RefusalMemory: 7, MessageBytes: 4096, UplinkBudget: 30 * time.Millisecond}
 	if got := set.WithDefaults(); got != set {
 		t.Errorf("WithDefaults changed set fields: %+v, want %+v", got, set)
 	}
@@ -75,6 +76,7 @@ func TestSelectConfigValidate(t *testing.T) {
 		{"hysteresis 1", func(c *SelectConfig) { c.Hysteresis = 1 }, "Hysteresis=1, want a fraction in [0, 1)"},
 		{"hysteresis negative", func(c *SelectConfig) { c.Hysteresis = -0.1 }, "Hysteresis=-0.1"},
 		{"hysteresis NaN", func(c *SelectConfig) { c.Hysteresis = math.NaN() }, "Hysteresis=NaN"},
+		{"negative message size", func(c *SelectConfig) { c.MessageBytes = -1 }, "MessageBytes=-1"},
 		{"long period", func(c *SelectConfig) { c.LongPeriod = -2 }, "LongPeriod=-2, want >= 1"},
 		{"refusal memory", func(c *SelectConfig) { c.RefusalMemory = -1 }, "RefusalMemory=-1, want >= 1"},
 	}
