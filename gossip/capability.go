@@ -19,7 +19,8 @@ type CapabilityStatus struct {
 	Device            string  `json:"device"`              // "cpu", or the GPU's name while it lends one
 	DeviceMemoryBytes uint64  `json:"device_memory_bytes"` // GPU memory it may use; 0 for the CPU
 	SamplesPerSec     float64 `json:"samples_per_sec"`
-	Neighbor          bool    `json:"neighbor"` // an active link of this peer
+	UplinkMbps        float64 `json:"uplink_mbps"` // 0: not stated
+	Neighbor          bool    `json:"neighbor"`    // an active link of this peer
 }
 
 // capabilityTable keeps each member's latest announced capability for
@@ -37,7 +38,7 @@ func (t *capabilityTable) note(from peer.ID, hb *Heartbeat) {
 		t.caps = map[peer.ID]CapabilityStatus{}
 	}
 	t.caps[from] = CapabilityStatus{PeerID: from.String(), Device: hb.Device.Name,
-		DeviceMemoryBytes: hb.Device.MemoryBytes, SamplesPerSec: float64(hb.SamplesPerSec)}
+		DeviceMemoryBytes: hb.Device.MemoryBytes, SamplesPerSec: float64(hb.SamplesPerSec), UplinkMbps: float64(hb.UplinkKbps) / 1000}
 }
 
 func (t *capabilityTable) forget(id peer.ID) {

@@ -29,9 +29,13 @@ type Heartbeat struct {
 	Degree        uint16  // active links the sender mixes over
 	DataWeight    float32 // sender's data share n_i / n̄
 	SamplesPerSec float32 // measured local training throughput
-	Device        Device
-	Coord         WireCoord
-	Proposals     []Proposal // links the sender proposes, at most MaxProposals
+	// UplinkKbps is the sender's uplink rate as it states it, kbit/s (0:
+	// not stated). Every member caps the sender's links by it
+	// (topology's capacity rule), so all derive the same accepted sets.
+	UplinkKbps uint32
+	Device     Device
+	Coord      WireCoord
+	Proposals  []Proposal // links the sender proposes, at most MaxProposals
 }
 
 // Device is what a peer computes on, as announced in its heartbeat.
@@ -70,7 +74,7 @@ type Proposal struct {
 const (
 	// HeartbeatVersion is the version byte of heartbeats this package
 	// writes and the only one it reads.
-	HeartbeatVersion = 3
+	HeartbeatVersion = 4
 	// MaxProposals is the most links one heartbeat may propose.
 	MaxProposals = 32
 	// MaxDeviceNameBytes bounds the device name.
@@ -90,7 +94,7 @@ const (
 	// (1 PiB, far beyond any one device).
 	MaxDeviceMemory = 1 << 50
 	// heartbeatFixed is the size of the fixed part before the device name.
-	heartbeatFixed = 112
+	heartbeatFixed = 116
 	// MinHeartbeatBytes and MaxHeartbeatBytes bound an encoded heartbeat.
 	MinHeartbeatBytes = heartbeatFixed + 1 + 4
 	MaxHeartbeatBytes = heartbeatFixed + MaxDeviceNameBytes + MaxProposals*(proposalHeader+MaxPeerIDBytes) + 4
@@ -115,6 +119,7 @@ const (
 	hbHeight     = 100
 	hbAdjustment = 104
 	hbError      = 108
+	hbUplink     = 112
 )
 
 // Flag bits of a proposal: a long link, or a slow near link (never both);
@@ -157,6 +162,7 @@ func (hb *Heartbeat) Marshal() ([]byte, error) {
 	le.PutUint32(b[hbHeight:], math.Float32bits(hb.Coord.Height))
 	le.PutUint32(b[hbAdjustment:], math.Float32bits(hb.Coord.Adjustment))
 	le.PutUint32(b[hbError:], math.Float32bits(hb.Coord.Error))
+	le.PutUint32(b[hbUplink:], hb.UplinkKbps)
 	b = append(b, hb.Device.Name...)
 	for _, pr := range hb.Proposals {
 		flags := uint8(0)
@@ -204,6 +210,7 @@ func UnmarshalHeartbeat(b []byte, run, model [16]byte) (*Heartbeat, error) {
 		Degree:        le.Uint16(b[hbDegree:]),
 		DataWeight:    math.Float32frombits(le.Uint32(b[hbWeight:])),
 		SamplesPerSec: math.Float32frombits(le.Uint32(b[hbSamples:])),
+		UplinkKbps:    le.Uint32(b[hbUplink:]),
 		Device:        Device{MemoryBytes: le.Uint64(b[hbMemory:])},
 	}
 	copy(hb.RunID[:], b[hbRun:])

@@ -35,7 +35,7 @@ func seededID(t testing.TB, seed uint64) peer.ID {
 
 func exampleHeartbeat(t testing.TB) *Heartbeat {
 	return &Heartbeat{RunID: RunID("hb-test"), Model: ModelFingerprint("mlp:8", 90), Round: 1234, Degree: 3,
-		DataWeight: 0.5, SamplesPerSec: 2048, Device: Device{Name: "NVIDIA H200", MemoryBytes: 141 << 30},
+		DataWeight: 0.5, SamplesPerSec: 2048, UplinkKbps: 25_000, Device: Device{Name: "NVIDIA H200", MemoryBytes: 141 << 30},
 		Coord: WireCoord{Vec: [CoordDims]float32{0.001, -0.002, 0.0005, 0, 0, 0, 0, -0.0001}, Height: 0.0002, Adjustment: -0.00001, Error: 0.35},
 		Proposals: []Proposal{{ID: seededID(t, 1), RTT: 1500 * time.Microsecond}, {ID: seededID(t, 2)},
 			{ID: seededID(t, 3), Long: true, RTT: 180 * time.Millisecond}, {ID: seededID(t, 4), Slow: true, RTT: 120 * time.Millisecond}}}
@@ -70,7 +70,7 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 		full.Proposals = append(full.Proposals, Proposal{ID: seededID(t, uint64(100+i)), Long: i%3 == 0, Slow: i%3 == 1, RTT: MaxProposalRTT})
 	}
 	full.Device.Name = strings.Repeat("é", MaxDeviceNameBytes/2)
-	full.Round, full.Degree, full.Device.MemoryBytes = math.MaxUint64, MaxHeartbeatDegree, MaxDeviceMemory
+	full.Round, full.Degree, full.Device.MemoryBytes, full.UplinkKbps = math.MaxUint64, MaxHeartbeatDegree, MaxDeviceMemory, math.MaxUint32
 	hashed := exampleHeartbeat(t) // RSA keys are too long to inline: their peer IDs are SHA-256 multihashes
 	hashed.Device.Name = "cpu"
 	hashed.Proposals = []Proposal{{ID: peer.ID(append([]byte{0x12, 0x20}, bytes.Repeat([]byte{0xab}, 32)...))}}
@@ -100,8 +100,8 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2420 {
-		t.Errorf("heartbeat bounds %d..%d bytes, docs/PROTOCOL.md says 117..2420", MinHeartbeatBytes, MaxHeartbeatBytes)
+	if MinHeartbeatBytes != 121 || MaxHeartbeatBytes != 2424 {
+		t.Errorf("heartbeat bounds %d..%d bytes, docs/PROTOCOL.md says 121..2424", MinHeartbeatBytes, MaxHeartbeatBytes)
 	}
 }
 
@@ -176,7 +176,8 @@ func TestUnmarshalHeartbeatRejects(t *testing.T) {
 		{"bad magic", withField(hbMagic, func(b []byte) { b[3] = 'S' }), ErrMalformed},
 		{"version 1", withField(hbVersion, func(b []byte) { b[0] = 1 }), ErrMalformed},
 		{"version 2", withField(hbVersion, func(b []byte) { b[0] = 2 }), ErrMalformed},
-		{"version 4", withField(hbVersion, func(b []byte) { b[0] = 4 }), ErrMalformed},
+		{"version 3", withField(hbVersion, func(b []byte) { b[0] = 3 }), ErrMalformed},
+		{"version 5", withField(hbVersion, func(b []byte) { b[0] = 5 }), ErrMalformed},
 		{"reserved flags", withField(hbFlags, func(b []byte) { b[0] = 0x40 }), ErrMalformed},
 		{"length field", func(b []byte) []byte { b = resealHeartbeat(b); le.PutUint16(b[hbLength:], uint16(len(b)-1)); return b }, ErrMalformed},
 		{"trailing byte", func(b []byte) []byte { return append(b, 0) }, ErrMalformed},

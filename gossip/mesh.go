@@ -23,7 +23,8 @@ type heardBeat struct {
 
 func newHeardBeat(from peer.ID, hb *Heartbeat) *heardBeat {
 	h := &heardBeat{from: from, Heartbeat: *hb, coord: hb.Coord.Coord(),
-		announcement: topology.Announcement{From: from.String(), Proposals: make([]topology.Link, 0, len(hb.Proposals))}}
+		announcement: topology.Announcement{From: from.String(), Proposals: make([]topology.Link, 0, len(hb.Proposals)),
+			UplinkBitsPerSec: 1000 * float64(hb.UplinkKbps)}}
 	for _, pr := range hb.Proposals {
 		h.announcement.Proposals = append(h.announcement.Proposals, topology.Link{ID: pr.ID.String(), Long: pr.Long, Slow: pr.Slow, RTT: pr.RTT})
 	}
@@ -213,7 +214,7 @@ func (p *Peer) publishHeartbeat(ctx context.Context) {
 	}
 	hb := Heartbeat{RunID: p.run, Model: p.model, Round: round, Degree: uint16(min(len(p.links), MaxHeartbeatDegree)),
 		DataWeight: float32(p.cfg.DataWeight), SamplesPerSec: float32(p.samplesPerSec()), Device: p.device(),
-		Coord: wireCoord(p.vivaldi.Coord())}
+		Coord: wireCoord(p.vivaldi.Coord()), UplinkKbps: uplinkKbps(p.cfg.UplinkBitsPerSec)}
 	for _, l := range p.proposals {
 		if id, ok := p.idOf[l.ID]; ok && len(hb.Proposals) < MaxProposals {
 			hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: l.Long, Slow: l.Slow && !l.Long, RTT: l.RTT})

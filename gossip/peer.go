@@ -56,9 +56,16 @@ type PeerConfig struct {
 	// long links and their period, …). Every peer of a run must use the
 	// same values: each derives the others' accepted sets from their
 	// announcements. Zero fields take topology's defaults (latency+long,
-	// degree 4, one long link every 4 rounds); a zero Seed is derived from
-	// the run name, so that all peers of a run agree on it.
+	// degree 4, one long link exchanged every 2 rounds); a zero Seed is
+	// derived from the run name, so that all peers of a run agree on it,
+	// and a zero MessageBytes from the model's size on the wire.
 	Neighbors topology.SelectConfig
+	// UplinkBitsPerSec is this peer's uplink rate as its owner states it
+	// (0: not stated). It travels in heartbeats, and under the
+	// latency-aware policies caps this peer's links to what the uplink
+	// sends within the run's uplink budget, so a slow uplink does not set
+	// the pace of every round of the mesh.
+	UplinkBitsPerSec float64
 
 	Batch           int           // samples per local step, for reporting throughput
 	MinPeers        int           // other run members to wait for before round 0 (default 1)
@@ -96,6 +103,9 @@ func (c *PeerConfig) setDefaults() {
 	}
 	if c.ShardBytes <= 0 {
 		c.ShardBytes = 256 << 10
+	}
+	if c.Neighbors.MessageBytes == 0 {
+		c.Neighbors.MessageBytes = modelWireBytes(len(c.Init), c.ShardBytes)
 	}
 	if c.DataWeight == 0 {
 		c.DataWeight = 1
@@ -202,6 +212,9 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if err := cfg.Neighbors.Validate(); err != nil {
 		return nil, fmt.Errorf("gossip: PeerConfig.Neighbors: %w", err)
 	}
+	if !(cfg.UplinkBitsPerSec >= 0) || cfg.UplinkBitsPerSec > maxUplinkBitsPerSec {
+		return nil, fmt.Errorf("gossip: PeerConfig.UplinkBitsPerSec %g, want 0 (not stated) to %g", cfg.UplinkBitsPerSec, float64(maxUplinkBitsPerSec))
+	}
 	if cfg.Neighbors.MaxDegree > MaxProposals || cfg.Neighbors.Degree > MaxProposals {
 		return nil, fmt.Errorf("gossip: PeerConfig.Neighbors: degree %d and max degree %d, at most %d (a heartbeat's proposals)",
 			cfg.Neighbors.Degree, cfg.Neighbors.MaxDegree, MaxProposals)
@@ -211,6 +224,7 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
+	planner.SetUplink(float64(uplinkKbps(cfg.UplinkBitsPerSec)) * 1000) // as the others will read it
 	vcfg := topology.DefaultVivaldiConfig()
 	vcfg.Seed = RunSeed(string(self)) // reproducible for a given identity
 	vivaldi, err := topology.NewVivaldi(vcfg)

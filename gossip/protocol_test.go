@@ -129,28 +129,31 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 	doc := protocolDoc(t)
 	for _, want := range []string{
 		"## Topics",
-		"`/gradmesh/v3/<runhex>/control`",
+		"`/gradmesh/v4/<runhex>/control`",
 		"`/gradmesh/v1/<runhex>/long/<peer ID>`",
 		"SHA-256(`\"gradmesh/neighbors/\" + run name`)",
-		"MaxDegree = 2 · Degree, AsyncRTT = 100 ms",
+		"MaxDegree = 2 · Degree,\nAsyncRTT = 100 ms, UplinkBudget = 100 ms",
+		"4n + 80 · ⌈n / 65,516⌉",
 		"`/gradmesh/v1/<runhex>/params/<peer ID>`",
 		"`/gradmesh/kad/1.0.0`",
 		"| 76 | 4 | u32 | CRC-32C |",
 		"1,044,480",
 		"65,516 values, 262,144 bytes",
 		"1 ≤ n ≤ 261,100",
-		"| 4 | 1 | u8 | version | must be 3 |",
+		"| 4 | 1 | u8 | version | must be 4 |",
+		"| 112 | 4 | u32 | uplink rate, kbit/s (0: not stated) | — |",
 		"| 50 | 1 | u8 | k: number of proposals | ≤ 32 |",
-		"**2,420 bytes** at most",
-		"117 bytes at least",
+		"**2,424 bytes** at most",
+		"121 bytes at least",
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("PROTOCOL.md lacks %q", want)
 		}
 	}
 	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 ||
-		HeartbeatVersion != 3 || MaxProposals != 32 || MinHeartbeatBytes != 117 || MaxHeartbeatBytes != 2_420 ||
-		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v3/9e8c11493546427b21ae34d683b7a749/control" {
+		HeartbeatVersion != 4 || MaxProposals != 32 || MinHeartbeatBytes != 121 || MaxHeartbeatBytes != 2_424 ||
+		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v4/9e8c11493546427b21ae34d683b7a749/control" ||
+		modelWireBytes(65_517, 256<<10) != 4*65_517+2*80 {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
 	}
 	seed := sha256.Sum256([]byte("gradmesh/neighbors/demo"))
@@ -159,7 +162,8 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 	}
 	defaults := topology.SelectConfig{}.WithDefaults()
 	if defaults.MaxDegree != 2*defaults.Degree || defaults.AsyncRTT != 100*time.Millisecond || defaults.Policy != topology.PolicyLatencyLong ||
-		defaults.LongPeriod != 2 || defaults.Shortlist != 8 || defaults.Hysteresis != 0.2 || defaults.RefusalMemory != 4 {
+		defaults.LongPeriod != 2 || defaults.Shortlist != 8 || defaults.Hysteresis != 0.2 || defaults.RefusalMemory != 4 ||
+		defaults.UplinkBudget != 100*time.Millisecond {
 		t.Errorf("the neighbor-selection defaults PROTOCOL.md states no longer match the code: %+v", defaults)
 	}
 }
@@ -171,8 +175,8 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 func TestProtocolHeartbeatExample(t *testing.T) {
 	doc := protocolDoc(t)
 	b := hexBlocks(t, doc)[1]
-	if len(b) != 207 {
-		t.Fatalf("worked heartbeat is %d bytes, the document says 207", len(b))
+	if len(b) != 211 {
+		t.Fatalf("worked heartbeat is %d bytes, the document says 211", len(b))
 	}
 	run, model := RunID("demo"), ModelFingerprint("mlp:64-10-10", 760)
 	hb, err := UnmarshalHeartbeat(b, run, model)
@@ -180,7 +184,7 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 		t.Fatalf("the worked heartbeat does not decode: %v", err)
 	}
 	near, long := "12D3KooWCtgLB35RpjwhC4Hwgj2ZbSsN7WRMiDdBQg9mExHX659m", "12D3KooWKvuZ9oxXQZr9uMQ6LJwabgVHLTakJjkMSxiby5Pdpowk"
-	want := Heartbeat{RunID: run, Model: model, Round: 7, Degree: 3, DataWeight: 1, SamplesPerSec: 1500,
+	want := Heartbeat{RunID: run, Model: model, Round: 7, Degree: 3, DataWeight: 1, SamplesPerSec: 1500, UplinkKbps: 100_000,
 		Device: Device{Name: "cpu"},
 		Coord:  WireCoord{Vec: [CoordDims]float32{0.0078125, -0.001953125}, Height: 0.0009765625, Error: 0.25}}
 	for _, pr := range []struct {
@@ -200,13 +204,13 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 	if enc, err := want.Marshal(); err != nil || !slices.Equal(enc, b) {
 		t.Errorf("encoding the stated fields gives\n%x (%v)\nnot the document's\n%x", enc, err, b)
 	}
-	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x84255e4d {
-		t.Errorf("CRC-32C %#08x, the document says 0x84255e4d", got)
+	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x3a015efc {
+		t.Errorf("CRC-32C %#08x, the document says 0x3a015efc", got)
 	}
 	if err := hb.CheckAuthor(want.Proposals[1].ID); err == nil {
 		t.Error("the example is accepted from a peer it proposes")
 	}
-	for _, stated := range []string{"0x84255e4d", near, long, "(207 bytes)"} {
+	for _, stated := range []string{"0x3a015efc", near, long, "(211 bytes)"} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
 		}

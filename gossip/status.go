@@ -38,7 +38,11 @@ type Status struct {
 	Deadlines     int64            `json:"rounds_ended_by_deadline"`
 	Changes       int64            `json:"neighbor_changes"`
 	SamplesPerSec float64          `json:"samples_per_sec"`
-	GPU           *GPUStatus       `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
+	// UplinkMbps is the uplink rate this peer states (0: none), and
+	// MaxLinks how many links it allows this peer (0: no cap of its own).
+	UplinkMbps float64    `json:"uplink_mbps"`
+	MaxLinks   int        `json:"max_links"`
+	GPU        *GPUStatus `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
 	// Capabilities are what each member heard from announced it brings.
 	Capabilities []CapabilityStatus `json:"capabilities"`
 }
@@ -108,6 +112,7 @@ type stats struct {
 	links     []link                   // active links, sorted
 	proposals []topology.Link          // announced
 	estimates map[string]time.Duration // by peer ID string, from the last plan
+	maxLinks  int                      // links this peer's uplink allows (0: no cap)
 	mixed     map[peer.ID]int64
 	in, out   int64
 	rejected  int64
@@ -161,7 +166,7 @@ func (s *stats) setLinks(links []link) {
 func (s *stats) setPlan(d topology.Decision, estimates map[string]time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.proposals, s.estimates = d.Propose, estimates
+	s.proposals, s.estimates, s.maxLinks = d.Propose, estimates, d.MaxLinks
 }
 
 func (s *stats) forget(id peer.ID) {
@@ -214,7 +219,8 @@ func (p *Peer) Status() Status {
 	defer s.mu.Unlock()
 	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
 		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
-		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)}
+		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch),
+		UplinkMbps: float64(uplinkKbps(p.cfg.UplinkBitsPerSec)) / 1000, MaxLinks: s.maxLinks}
 	st.GPU = gpu
 	st.Capabilities = p.caps.list(s.links)
 	for _, a := range p.cfg.Host.Addrs() {
@@ -297,6 +303,7 @@ func (st Status) WritePrometheus(w io.Writer) {
 	metric("gradmesh_rejected_messages_total", "Messages rejected by validation.", "counter", float64(st.Rejected))
 	metric("gradmesh_deadline_rounds_total", "Rounds ended by the deadline rather than by all neighbors arriving.", "counter", float64(st.Deadlines))
 	metric("gradmesh_samples_per_second", "Local training throughput.", "gauge", st.SamplesPerSec)
+	metric("gradmesh_max_links", "Links this peer's stated uplink allows it (0: no cap of its own).", "gauge", float64(st.MaxLinks))
 	fmt.Fprintf(w, "# HELP gradmesh_neighbor_rtt_seconds Round-trip time to each neighbor, smoothed.\n# TYPE gradmesh_neighbor_rtt_seconds gauge\n")
 	for _, nb := range st.Neighbors {
 		fmt.Fprintf(w, "gradmesh_neighbor_rtt_seconds{peer=%q} %s\n", nb.PeerID, num(nb.RTTms/1000))

@@ -43,6 +43,7 @@ type joinFlags struct {
 	longLinks, longPeriod               int
 	noMDNS, relayService                bool
 	roundTimeout                        time.Duration
+	uplinkMbps                          float64
 	device                              deviceFlags
 }
 
@@ -63,6 +64,7 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.longPeriod, "long-period", topology.DefaultLongPeriod, "rounds between exchanges over a long link")
 	fs.IntVar(&f.minPeers, "min-peers", 1, "other peers of the run to wait for before the first round (when a mesh starts together, its size − 1)")
 	fs.DurationVar(&f.roundTimeout, "round-timeout", 5*time.Second, "longest a round waits for slow or dead neighbors")
+	fs.Float64Var(&f.uplinkMbps, "uplink-mbps", 0, "this machine's uplink rate, Mbit/s (0: not stated): a slow uplink then takes fewer links, so it does not pace the mesh")
 	fs.IntVar(&f.evalEvery, "eval-every", 20, "rounds between test evaluations")
 	fs.StringVar(&f.statusAddr, "status-addr", "", "HOST:PORT serving GET /status (JSON) and /metrics (Prometheus)")
 	fs.StringVar(&f.out, "out", "", "directory for summary.json when training finishes")
@@ -180,6 +182,8 @@ func neighborConfig(f joinFlags) (topology.SelectConfig, error) {
 		return topology.SelectConfig{}, fmt.Errorf("--degree %d: want 1..%d (a peer accepts up to twice its degree)", f.degree, gossip.MaxProposals/2)
 	case f.longPeriod < 1:
 		return topology.SelectConfig{}, fmt.Errorf("--long-period %d: want ≥ 1 round", f.longPeriod)
+	case !(f.uplinkMbps >= 0) || f.uplinkMbps > 1e6:
+		return topology.SelectConfig{}, fmt.Errorf("--uplink-mbps %g: want 0 (not stated) to 1000000", f.uplinkMbps)
 	}
 	cfg := topology.SelectConfig{Policy: p, Degree: f.degree, Long: long, LongPeriod: f.longPeriod}.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -271,7 +275,8 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 			return dev.lossGrad(params, grad, bx, by)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
-		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout, Logger: log,
+		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout,
+		UplinkBitsPerSec: f.uplinkMbps * 1e6, Logger: log,
 		GPUStatus: dev.status,
 	})
 	if err != nil {
