@@ -49,9 +49,12 @@ type meshFixture struct {
 	// latency(i, j) to peer j (loopback RTTs are all alike).
 	latency func(i, j int) time.Duration
 	// gpu, when it has an entry for peer i, is that peer's GPU status.
-	gpu   map[int]func() gossip.GPUStatus
-	mu    sync.Mutex
-	index map[peer.ID]int // peers started so far
+	gpu map[int]func() gossip.GPUStatus
+	// uplink, when it has an entry for peer i, is the uplink rate peer i
+	// states, bits/s.
+	uplink map[int]float64
+	mu     sync.Mutex
+	index  map[peer.ID]int // peers started so far
 }
 
 // rttFor is peer i's RTT function: the fixture's latency when it has one,
@@ -176,6 +179,7 @@ func (f *meshFixture) start(i int) *livePeer {
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, f.test) },
 		EvalEvery: 20, Batch: 16, Neighbors: f.neighbors, MaxRoundTimeout: time.Second,
 		Heartbeat: 200 * time.Millisecond, MinPeers: f.minPeers, Logger: quiet, GPUStatus: f.gpu[i],
+		UplinkBitsPerSec: f.uplink[i],
 	})
 	if err != nil {
 		cancel()

@@ -122,10 +122,10 @@ func TestLivePeersPickNearNeighbors(t *testing.T) {
 func activeMismatch(cfg topology.SelectConfig, sts []gossip.Status) string {
 	anns := make([]topology.Announcement, len(sts))
 	for i, st := range sts {
-		anns[i].From = st.PeerID
+		anns[i].From, anns[i].UplinkBitsPerSec = st.PeerID, st.UplinkMbps*1e6
 		for _, pr := range st.Proposals {
-			anns[i].Proposals = append(anns[i].Proposals,
-				topology.Link{ID: pr.PeerID, Long: pr.Long, RTT: time.Duration(pr.RTTms * float64(time.Millisecond)).Round(time.Microsecond)})
+			anns[i].Proposals = append(anns[i].Proposals, topology.Link{ID: pr.PeerID, Long: pr.Long, Slow: pr.Slow,
+				RTT: time.Duration(pr.RTTms * float64(time.Millisecond)).Round(time.Microsecond)})
 		}
 	}
 	view := topology.NewView(cfg, anns)
@@ -144,6 +144,58 @@ func activeMismatch(cfg topology.SelectConfig, sts []gossip.Status) string {
 		}
 	}
 	return ""
+}
+
+// TestLivePeerTakesTheLinksItsUplinkAllows: six live peers, one of which
+// states a 1.6 Mbit/s uplink, on which one copy of the model takes 49 ms:
+// every peer derives that it takes 2 links (as many copies as fit in the
+// 100 ms budget), the slow peer mixes over at most 2, the others over
+// more, and all of them agree on every link.
+func TestLivePeerTakesTheLinksItsUplinkAllows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("live mesh test: real libp2p hosts on loopback")
+	}
+	const peers, rounds = 6, 30
+	f := newMeshFixture(t, "mlp:32", peers, rounds, peers-1)
+	f.uplink = map[int]float64{0: 1.6e6}
+	for i := 1; i < peers; i++ {
+		f.uplink[i] = 100e6
+	}
+	f.gate.set(5)
+	live := make([]*livePeer, peers)
+	for i := range peers {
+		live[i] = f.start(i)
+	}
+	defer func() {
+		for _, lp := range live {
+			lp.kill()
+		}
+	}()
+	cfg := topology.SelectConfig{Seed: gossip.RunSeed("mesh-test"), MessageBytes: 4*len(f.init) + gossip.HeaderSize}.WithDefaults()
+	var sts []gossip.Status
+	waitFor(t, "the links to match the announced proposals and uplinks", 30*time.Second, func() bool {
+		sts = sts[:0]
+		for _, lp := range live {
+			if lp.peer.Round() < 5 {
+				return false
+			}
+			sts = append(sts, lp.peer.Status())
+		}
+		return activeMismatch(cfg, sts) == ""
+	})
+	if st := sts[0]; st.MaxLinks != 2 || len(st.Neighbors) == 0 || len(st.Neighbors) > 2 || st.UplinkMbps != 1.6 {
+		t.Errorf("slow peer: max_links %d, %d neighbors, uplink %g Mbit/s; want 2, 1 or 2, 1.6", st.MaxLinks, len(st.Neighbors), st.UplinkMbps)
+	}
+	for i, st := range sts[1:] {
+		if st.MaxLinks != 0 {
+			t.Errorf("peer %d at 100 Mbit/s: max_links %d, want 0 (no cap of its own)", i+1, st.MaxLinks)
+		}
+		for _, c := range st.Capabilities {
+			if c.PeerID == sts[0].PeerID && c.UplinkMbps != 1.6 {
+				t.Errorf("peer %d heard the slow peer state %g Mbit/s, want 1.6", i+1, c.UplinkMbps)
+			}
+		}
+	}
 }
 
 // connected reports whether an undirected graph given as adjacency lists is

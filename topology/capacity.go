@@ -17,10 +17,11 @@ import (
 
 // uplinkBudget is how long any peer's uplink may take per round: the
 // configured UplinkBudget, or, if longer, what the slowest announced
-// uplink needs for a single message. Rounds cannot be shorter than that
-// anyway, so faster peers may fill it with links instead of idling. 0
-// means no caps: the policy is random, MessageBytes or the budget is
-// unset, or nobody announced a rate.
+// uplink needs for slowestLinks messages. Every peer thus keeps at least
+// two links (one near, one more), and the faster ones fill the round the
+// slowest sets with links instead of idling. 0 means no caps: the policy
+// is random, MessageBytes or the budget is unset, or nobody announced a
+// rate.
 func (c SelectConfig) uplinkBudget(uplinks []float64) time.Duration {
 	if c.Policy == PolicyRandom || c.MessageBytes <= 0 || c.UplinkBudget <= 0 {
 		return 0
@@ -29,7 +30,7 @@ func (c SelectConfig) uplinkBudget(uplinks []float64) time.Duration {
 	for _, bps := range uplinks {
 		if knownRate(bps) {
 			known = true
-			budget = max(budget, c.sendTime(bps))
+			budget = max(budget, slowestLinks*c.sendTime(bps))
 		}
 	}
 	if !known {
@@ -39,8 +40,9 @@ func (c SelectConfig) uplinkBudget(uplinks []float64) time.Duration {
 }
 
 // linkCapacity is how many links a peer whose uplink sends bitsPerSec
-// takes within budget: at least 1, at most MaxDegree; 0 (no cap of its
-// own) when the rate or the budget is unknown.
+// takes within budget, at most MaxDegree (at least slowestLinks when the
+// budget came from uplinkBudget); 0 (no cap of its own) when the rate or
+// the budget is unknown.
 func (c SelectConfig) linkCapacity(bitsPerSec float64, budget time.Duration) int {
 	if budget <= 0 || !knownRate(bitsPerSec) {
 		return 0
@@ -54,12 +56,18 @@ func (c SelectConfig) sendTime(bitsPerSec float64) time.Duration {
 	return time.Duration(float64(8*c.MessageBytes) / bitsPerSec * float64(time.Second))
 }
 
+// slowestLinks is how many links the slowest stated uplink keeps: one
+// alone would leave it hanging off a single neighbor, and two such peers
+// could pair up into an island.
+const slowestLinks = 2
+
 func knownRate(bitsPerSec float64) bool { return bitsPerSec > 0 && !math.IsInf(bitsPerSec, 0) }
 
 // capped is c for one peer whose uplink allows maxLinks links (0: no cap):
 // it accepts at most maxLinks and proposes one fewer, leaving a place for an
-// inbound proposal (peers with a single link need such places), and keeps
-// one near link before any long one.
+// inbound proposal (without it, capped peers' proposals fill the fast
+// peers and the slowest find no place at all), and keeps one near link
+// before any long one.
 func (c SelectConfig) capped(maxLinks int) SelectConfig {
 	if maxLinks <= 0 || maxLinks >= c.MaxDegree {
 		return c

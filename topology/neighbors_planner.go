@@ -136,14 +136,11 @@ func (p *Planner) plan(cands []Candidate, view *View) []string {
 		}
 		working = append(working, l)
 	}
-	cfg := view.capsOf(p.self)
-	leaf := cfg.MaxDegree == 1
-	p.current = cfg.propose(p.self, cands, working, func(cd Candidate) bool {
+	p.current = view.capsOf(p.self).propose(p.self, cands, working, func(cd Candidate) bool {
 		if _, ok := p.refused[cd.ID]; ok {
 			return true
 		}
-		// Two leaves linked to each other would be an island.
-		return (leaf && view.isLeaf(cd.ID)) || !view.wouldAccept(cd.ID, p.self)
+		return !view.wouldAccept(cd.ID, p.self)
 	})
 	return refused
 }

@@ -164,10 +164,6 @@ func (v *View) capsOf(id string) SelectConfig {
 	return v.cfg
 }
 
-// isLeaf reports whether id's uplink allows it a single link: such a peer
-// can only hang off the mesh, never connect two parts of it.
-func (v *View) isLeaf(id string) bool { return v.MaxLinks(id) == 1 }
-
 // Announced reports whether id has announced.
 func (v *View) Announced(id string) bool {
 	_, ok := v.index[id]
