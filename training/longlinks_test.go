@@ -3,6 +3,7 @@ package training
 import (
 	"errors"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -181,5 +182,25 @@ func TestLongExchangesOpenOnlyIfTheyCloseByTheLastRound(t *testing.T) {
 	// Round 8's exchange would close in round 12, after the last (9).
 	if len(opened) != 2 || opened[0] != 0 || opened[1] != 4 {
 		t.Fatalf("exchanges opened in rounds %v, want [0 4]", opened)
+	}
+}
+
+// TestNearVectorsLeaveFirst: a round waits for its near vectors, so on an
+// exchange round they are handed out before the long ones, whatever the
+// neighbors' order by ID.
+func TestNearVectorsLeaveFirst(t *testing.T) {
+	nb := []Neighbor{{ID: "a", Weight: 0.2, Long: true}, {ID: "b", Weight: 0.2}, {ID: "c", Weight: 0.2, Long: true}, {ID: "d", Weight: 0.2}}
+	n, err := NewNode(NodeConfig{ID: "x", Params: []float32{1}, SelfWeight: 0.2, Neighbors: nb, Rounds: 10, LongPeriod: 2,
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.1}, Order: CombineThenAdapt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Start()
+	var to []PeerID
+	for _, m := range n.Ready().Messages {
+		to = append(to, m.To)
+	}
+	if want := []PeerID{"b", "d", "a", "c"}; !slices.Equal(to, want) {
+		t.Errorf("round 0 sends to %v, want %v (near first)", to, want)
 	}
 }

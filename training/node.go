@@ -388,18 +388,21 @@ func (n *Node) beginRound() {
 	n.ready.Step = &StepRequest{Round: n.round, Params: n.x}
 }
 
-// send hands params to the near neighbors, and to the long ones on a round
-// that starts a long exchange.
+// send hands params to the near neighbors, then, on a round that starts a
+// long exchange, to the long ones: a round waits for the near vectors, so
+// they go first on a shared uplink (a live peer publishes its near topic
+// before its long one).
 func (n *Node) send(params []float32) {
 	// An exchange must close by the last round, or one side could apply it
 	// and the other never.
 	closes := n.cfg.Rounds == 0 || n.round+n.cfg.LongPeriod < n.cfg.Rounds
 	exchange := closes && n.long.startsExchange(n.round, n.cfg.LongPeriod, params)
-	for _, v := range n.neighbors {
-		if v.Long && !exchange {
-			continue
+	for _, long := range []bool{false, true} {
+		for _, v := range n.neighbors {
+			if v.Long == long && (!long || exchange) {
+				n.ready.Messages = append(n.ready.Messages, Message{From: n.cfg.ID, To: v.ID, Round: n.round, Params: params})
+			}
 		}
-		n.ready.Messages = append(n.ready.Messages, Message{From: n.cfg.ID, To: v.ID, Round: n.round, Params: params})
 	}
 }
 
