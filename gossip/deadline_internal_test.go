@@ -43,14 +43,16 @@ func TestRoundDeadlineIgnoresExpiredRounds(t *testing.T) {
 	}
 }
 
-// TestRoundWaitsOnlyForLongLaggards: when a round's deadline fires, it
-// waits on while it misses only long neighbors' halves of the exchange it
-// closes and every one of them is behind the exchange's opening round (by
-// heartbeat or by the shards it sent), and ends at once when a near
-// vector is missing, when one of them is past that round (its half was
-// lost), when one is more than Window rounds behind (it will catch up by
-// fetching the model), or when the round has waited MaxRoundTimeout.
-func TestRoundWaitsOnlyForLongLaggards(t *testing.T) {
+// TestRoundWaitsForLaggards: when a round's deadline fires, it waits on
+// while it misses only long neighbors' halves of the exchange it closes
+// and every one of them is behind the exchange's opening round (by
+// heartbeat or by the shards it sent), or while a near neighbor it misses
+// is more than Window/2 rounds behind; it ends at once when a near vector
+// from a neighbor less far behind is missing, when a long neighbor is past
+// the exchange's round (its half was lost), when a neighbor is more than
+// Window rounds behind (it will catch up by fetching the model), or when
+// the round has waited MaxRoundTimeout.
+func TestRoundWaitsForLaggards(t *testing.T) {
 	const a, b = training.PeerID("a"), training.PeerID("b")
 	p := &Peer{cfg: PeerConfig{MaxRoundTimeout: 5 * time.Second}, roundEWMA: 50 * time.Millisecond,
 		heard: map[peer.ID]*heardBeat{}, sentRound: map[peer.ID]uint64{}}
@@ -69,7 +71,10 @@ func TestRoundWaitsOnlyForLongLaggards(t *testing.T) {
 		{"long neighbor known only by a shard of round 2", nil, []training.PeerID{b}, 2, true},
 		{"long neighbor past the exchange's round 8", nil, []training.PeerID{b}, 8, false},
 		{"one behind, one past", nil, []training.PeerID{a, b}, 9, false},
-		{"a near vector missing too", []training.PeerID{b}, []training.PeerID{a}, 2, false},
+		{"a near vector missing too", []training.PeerID{b}, []training.PeerID{a}, 8, false},
+		{"a near neighbor 2 rounds behind", []training.PeerID{b}, nil, 8, false},
+		{"a near neighbor 5 rounds behind", []training.PeerID{b}, nil, 5, true},
+		{"a near neighbor 9 rounds behind", []training.PeerID{b}, nil, 1, false},
 	}
 	for _, c := range cases {
 		p.sentRound[peer.ID(b)] = c.sentB

@@ -552,7 +552,13 @@ func (p *Peer) evaluateNow(ctx context.Context) training.Evaluation {
 // its vectors late on purpose can hold every round to the deadline.
 func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Duration {
 	left := p.cfg.MaxRoundTimeout - time.Since(p.roundStart)
-	if left <= 0 || len(near) > 0 || len(long) == 0 {
+	if left <= 0 {
+		return 0
+	}
+	if p.farBehind(round, near) {
+		return min(left, p.roundTimeout())
+	}
+	if len(near) > 0 || len(long) == 0 {
 		return 0
 	}
 	opened := round - p.cfg.Neighbors.LongPeriod
@@ -566,6 +572,29 @@ func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Dur
 		}
 	}
 	return min(left, p.roundTimeout())
+}
+
+// farBehind reports whether a near neighbor whose vector the round misses
+// is more than Window/2 rounds behind it, and at most Window: as far behind
+// as a peer may fall before it fetches the mesh's model (see
+// noteHeartbeat). A peer whose first round ended at once, on vectors its
+// neighbors had sent before it started, got a deadline of 100 ms, while
+// those neighbors waited seconds for later starters; it ran ahead on
+// deadlines until each side's vectors fell outside the other's window and
+// the link was dead for good, every round ending by deadline on both
+// sides. Waiting for such a neighbor keeps the two within the window; a
+// neighbor further behind, or gone, is not waited for.
+func (p *Peer) farBehind(round int, near []training.PeerID) bool {
+	for _, id := range near {
+		at := p.sentRound[peer.ID(id)]
+		if hb, ok := p.heard[peer.ID(id)]; ok {
+			at = max(at, hb.Round)
+		}
+		if lag := int64(round) - int64(at); lag > Window/2 && lag <= Window {
+			return true
+		}
+	}
+	return false
 }
 
 // noteRoundTime feeds the round-time average that sets the deadlines. As
@@ -678,8 +707,8 @@ func (p *Peer) expire() {
 	round := p.node.Round()
 	near, long := p.node.Missing()
 	if wait := p.waitForLaggards(round, near, long); wait > 0 {
-		p.log.Debug("round waits for long neighbors that are behind", "round", round, "waited", time.Since(p.roundStart),
-			"long", peerIDs(long))
+		p.log.Debug("round waits for neighbors that are behind", "round", round, "waited", time.Since(p.roundStart),
+			"near", peerIDs(near), "long", peerIDs(long))
 		p.deadline.Reset(wait)
 		return
 	}
