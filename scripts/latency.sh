@@ -9,6 +9,7 @@ set -euo pipefail
 BIN=${1:-bin/gradmesh}
 DATA=${2:-../shared/data}
 OUT=${OUT:-out/latency}
+mkdir -p "$OUT"
 RTT="$DATA/rtt/planetlab-490.tsv"
 [ -x "$BIN" ] || { echo "latency: $BIN not found; run make build" >&2; exit 1; }
 [ -f "$RTT" ] || { echo "latency: PlanetLab matrix not found at $RTT (pass the data folder as the 2nd argument)" >&2; exit 1; }
@@ -21,7 +22,8 @@ ofield() { # a value inside the summary's "overlay" object
 # row NAME TARGET ARGS...: one simulation, one table row; prints the time to target.
 row() {
 	local name=$1 target=$2; shift 2
-	"$BIN" sim --quiet --target-accuracy "$target" "$@" --out "$OUT/$name" >/dev/null
+	"$BIN" sim --quiet --target-accuracy "$target" "$@" --out "$OUT/$name" >/dev/null 2>"$OUT/$name.log" ||
+		{ cat "$OUT/$name.log" >&2; exit 1; }
 	local s="$OUT/$name/summary.json" to
 	to=$(field "$s" virtual_seconds_to_target)
 	[ "$to" = null ] && to="not reached" || to=$(printf '%.2f' "$to")
@@ -56,6 +58,16 @@ if [ -d "$DATA/mnist" ]; then
 	done
 fi
 for preset in rural-5g urban-6g; do
+	if [ -d "$DATA/mnist" ]; then
+		echo
+		echo "### Edge network $preset, 200 devices, MNIST, MLP 64, 5 epochs, degree 4, target 92 %"
+		echo
+		header
+		for pol in random latency+long; do
+			row "edge-mnist-$preset-$pol" 0.92 --peers 200 --topology edge --edge-preset "$preset" --neighbors "$pol" \
+				--dataset mnist --data-dir "$DATA/mnist" --epochs 5 --eval-every 10 --eval-samples 2000
+		done
+	fi
 	echo
 	echo "### Edge network $preset, 200 devices, digits, MLP 64, 300 rounds, degree 4, target 93 %"
 	echo
