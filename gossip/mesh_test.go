@@ -197,6 +197,20 @@ func (f *meshFixture) start(i int) *livePeer {
 	return lp
 }
 
+// startAll starts peers 0..n-1 and kills them when the test ends.
+func (f *meshFixture) startAll(n int) []*livePeer {
+	live := make([]*livePeer, n)
+	for i := range n {
+		live[i] = f.start(i)
+	}
+	f.t.Cleanup(func() {
+		for _, lp := range live {
+			lp.kill()
+		}
+	})
+	return live
+}
+
 func (lp *livePeer) kill() {
 	lp.cancel()
 	<-lp.done

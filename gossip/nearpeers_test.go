@@ -42,15 +42,7 @@ func TestLivePeersPickNearNeighbors(t *testing.T) {
 		return time.Duration(within[i%4][j%4]) * time.Millisecond
 	}
 	f.gate.set(10) // hold the mesh at round 10 while the links are checked
-	live := make([]*livePeer, peers)
-	for i := range peers {
-		live[i] = f.start(i)
-	}
-	defer func() {
-		for _, lp := range live {
-			lp.kill()
-		}
-	}()
+	live := f.startAll(peers)
 	waitFor(t, "all peers to reach round 10", 30*time.Second, func() bool {
 		for _, lp := range live {
 			if lp.peer.Round() < 10 {
@@ -162,15 +154,7 @@ func TestLivePeerTakesTheLinksItsUplinkAllows(t *testing.T) {
 		f.uplink[i] = 100e6
 	}
 	f.gate.set(5)
-	live := make([]*livePeer, peers)
-	for i := range peers {
-		live[i] = f.start(i)
-	}
-	defer func() {
-		for _, lp := range live {
-			lp.kill()
-		}
-	}()
+	live := f.startAll(peers)
 	cfg := topology.SelectConfig{Seed: gossip.RunSeed("mesh-test"), MessageBytes: 4*len(f.init) + gossip.HeaderSize}.WithDefaults()
 	var sts []gossip.Status
 	waitFor(t, "the links to match the announced proposals and uplinks", 30*time.Second, func() bool {
