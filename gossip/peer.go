@@ -563,11 +563,7 @@ func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Dur
 	}
 	opened := round - p.cfg.Neighbors.LongPeriod
 	for _, id := range long {
-		at := p.sentRound[peer.ID(id)]
-		if hb, ok := p.heard[peer.ID(id)]; ok {
-			at = max(at, hb.Round)
-		}
-		if lag := int64(opened) - int64(at); lag <= 0 || lag > Window {
+		if lag := int64(opened) - int64(p.knownRound(peer.ID(id))); lag <= 0 || lag > Window {
 			return 0
 		}
 	}
@@ -586,15 +582,21 @@ func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Dur
 // neighbor further behind, or gone, is not waited for.
 func (p *Peer) farBehind(round int, near []training.PeerID) bool {
 	for _, id := range near {
-		at := p.sentRound[peer.ID(id)]
-		if hb, ok := p.heard[peer.ID(id)]; ok {
-			at = max(at, hb.Round)
-		}
-		if lag := int64(round) - int64(at); lag > Window/2 && lag <= Window {
+		if lag := int64(round) - int64(p.knownRound(peer.ID(id))); lag > Window/2 && lag <= Window {
 			return true
 		}
 	}
 	return false
+}
+
+// knownRound is the furthest round anything shows id at: its latest
+// heartbeat, or a shard it sent.
+func (p *Peer) knownRound(id peer.ID) uint64 {
+	at := p.sentRound[id]
+	if hb, ok := p.heard[id]; ok {
+		at = max(at, hb.Round)
+	}
+	return at
 }
 
 // noteRoundTime feeds the round-time average that sets the deadlines. As
