@@ -26,10 +26,12 @@ type Announcement struct {
 // peer's proposals only the first Degree distinct ones to other peers count
 // (a peer cannot make itself a hub by proposing to everyone), and a peer's
 // accepted set never exceeds MaxDegree, nor what its announced uplink
-// allows. What it cannot check is the RTT a
-// proposer announces, which ranks it among the target's inbound proposals:
-// a peer that lies about it can take an inbound place at a full peer from
-// an honest proposer, which then links elsewhere, but it cannot add links.
+// allows. What it cannot check is the RTT a proposer announces, which
+// ranks it among the target's inbound proposals: a peer that lies about it
+// can take an inbound place at a full peer from an honest proposer, which
+// then links elsewhere, but it cannot add links. Nor can it check a stated
+// uplink rate: understating it only caps the liar; stating a very slow one
+// stretches the budget for all, at worst to no caps.
 type View struct {
 	cfg      SelectConfig
 	index    map[string]int
