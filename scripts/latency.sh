@@ -4,11 +4,13 @@
 # edge networks. Usage: scripts/latency.sh [BIN] [DATA_DIR]
 #   BIN       gradmesh binary (default bin/gradmesh, built by `make build`)
 #   DATA_DIR  the shared data folder holding rtt/ and mnist/ (default ../shared/data)
-# Outputs stay under $OUT (default out/latency).
+# Outputs stay under $OUT (default out/latency); MNIST_SEEDS (default
+# "1 2 3 4 5 6") sets the seeds of the PlanetLab MNIST comparison.
 set -euo pipefail
 BIN=${1:-bin/gradmesh}
 DATA=${2:-../shared/data}
 OUT=${OUT:-out/latency}
+MNIST_SEEDS=${MNIST_SEEDS:-1 2 3 4 5 6}
 mkdir -p "$OUT"
 RTT="$DATA/rtt/planetlab-490.tsv"
 [ -x "$BIN" ] || { echo "latency: $BIN not found; run make build" >&2; exit 1; }
@@ -33,6 +35,22 @@ row() {
 		"$(awk -v a="$(field "$s" final_test_accuracy)" 'BEGIN { printf "%.2f", 100 * a }')"
 }
 
+# compare PREFIX SEEDS: latency+long against random on each seed, the
+# acceptance terms: time-to-target ratio and final accuracy difference.
+compare() {
+	local prefix=$1 seed r l
+	echo "| seed | latency+long ÷ random, time to target | final accuracy difference, pt |"
+	echo "|---:|---:|---:|"
+	for seed in $2; do
+		r="$OUT/$prefix-random-seed$seed/summary.json" l="$OUT/$prefix-latency+long-seed$seed/summary.json"
+		awk -v s="$seed" -v rt="$(field "$r" virtual_seconds_to_target)" -v lt="$(field "$l" virtual_seconds_to_target)" \
+			-v ra="$(field "$r" final_test_accuracy)" -v la="$(field "$l" final_test_accuracy)" 'BEGIN {
+				ratio = (rt == "null" || lt == "null") ? "not reached" : sprintf("%.2f", lt / rt)
+				printf "| %s | %s | %+.2f |\n", s, ratio, 100 * (la - ra)
+			}'
+	done
+}
+
 header() {
 	echo "| run | policy | spectral gap | mean degree | mean link RTT ms | long links | virtual s | s to target | final acc % |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -47,15 +65,21 @@ for seed in 1 2 3; do
 			--rounds 300 --eval-every 5
 	done
 done
+echo
+compare planetlab "1 2 3"
 if [ -d "$DATA/mnist" ]; then
 	echo
 	echo "### PlanetLab, 64 peers, MNIST, MLP 64, 3 epochs, degree 4, target 94 %"
 	echo
 	header
-	for pol in random latency+long; do
-		row "planetlab-mnist-$pol" 0.94 --peers 64 --dataset mnist --data-dir "$DATA/mnist" --latency-matrix "$RTT" \
-			--neighbors "$pol" --epochs 3 --eval-every 10 --eval-samples 2000
+	for seed in $MNIST_SEEDS; do
+		for pol in random latency+long; do
+			row "planetlab-mnist-$pol-seed$seed" 0.94 --peers 64 --seed "$seed" --dataset mnist --data-dir "$DATA/mnist" \
+				--latency-matrix "$RTT" --neighbors "$pol" --epochs 3 --eval-every 10 --eval-samples 2000
+		done
 	done
+	echo
+	compare planetlab-mnist "$MNIST_SEEDS"
 fi
 for preset in rural-5g urban-6g; do
 	if [ -d "$DATA/mnist" ]; then
