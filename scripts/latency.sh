@@ -81,23 +81,26 @@ if [ -d "$DATA/mnist" ]; then
 	echo
 	compare planetlab-mnist "$MNIST_SEEDS"
 fi
+# edge PRESET NAME TARGET ARGS...: one edge-network row per policy.
+edge() {
+	local preset=$1 name=$2 target=$3 pol
+	shift 3
+	for pol in random latency+long; do
+		row "$name-$preset-$pol" "$target" --peers 200 --topology edge --edge-preset "$preset" --neighbors "$pol" "$@"
+	done
+}
+
 for preset in rural-5g urban-6g; do
 	if [ -d "$DATA/mnist" ]; then
 		echo
 		echo "### Edge network $preset, 200 devices, MNIST, MLP 64, 5 epochs, degree 4, target 92 %"
 		echo
 		header
-		for pol in random latency+long; do
-			row "edge-mnist-$preset-$pol" 0.92 --peers 200 --topology edge --edge-preset "$preset" --neighbors "$pol" \
-				--dataset mnist --data-dir "$DATA/mnist" --epochs 5 --eval-every 10 --eval-samples 2000
-		done
+		edge "$preset" edge-mnist 0.92 --dataset mnist --data-dir "$DATA/mnist" --epochs 5 --eval-every 10 --eval-samples 2000
 	fi
 	echo
 	echo "### Edge network $preset, 200 devices, digits, MLP 64, 300 rounds, degree 4, target 93 %"
 	echo
 	header
-	for pol in random latency+long; do
-		row "edge-$preset-$pol" 0.93 --peers 200 --topology edge --edge-preset "$preset" --neighbors "$pol" \
-			--rounds 300 --eval-every 5
-	done
+	edge "$preset" edge 0.93 --rounds 300 --eval-every 5
 done
