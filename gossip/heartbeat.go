@@ -57,12 +57,13 @@ type WireCoord struct {
 // CoordDims is the number of Euclidean components of a coordinate on the wire.
 const CoordDims = topology.CoordDimensions
 
-// Proposal is a link a peer proposes: near (mixed every round) or long
-// (mixed asynchronously every few rounds), with the proposer's best
-// knowledge of the link's RTT. The RTT travels with the proposal so that
-// every member ranks a peer's inbound proposals the same way and derives
-// the same accepted sets. Slow marks a near link the proposer finds too
-// slow to mix every round (topology.Link.Slow); a long link is never slow.
+// Proposal is a link a peer proposes: near (picked by RTT) or long (picked
+// by rendezvous hash), with the proposer's best knowledge of the link's
+// RTT. The RTT travels with the proposal so that every member ranks a
+// peer's inbound proposals the same way and derives the same accepted
+// sets. Slow marks a link the proposer finds too slow to mix every round
+// (topology.Link.Slow): the link is then mixed asynchronously, whatever
+// its kind.
 type Proposal struct {
 	ID   peer.ID
 	Long bool
@@ -74,7 +75,7 @@ type Proposal struct {
 const (
 	// HeartbeatVersion is the version byte of heartbeats this package
 	// writes and the only one it reads.
-	HeartbeatVersion = 4
+	HeartbeatVersion = 5
 	// MaxProposals is the most links one heartbeat may propose.
 	MaxProposals = 32
 	// MaxDeviceNameBytes bounds the device name.
@@ -122,8 +123,8 @@ const (
 	hbUplink     = 112
 )
 
-// Flag bits of a proposal: a long link, or a slow near link (never both);
-// the other bits are reserved.
+// Flag bits of a proposal: a long link, a slow link (either kind); the
+// other bits are reserved.
 const (
 	proposalLong = 1 << 0
 	proposalSlow = 1 << 1
@@ -243,9 +244,6 @@ func UnmarshalHeartbeat(b []byte, run, model [16]byte) (*Heartbeat, error) {
 		if flags&^(proposalLong|proposalSlow) != 0 {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d has reserved flag bits %#02x at offset %d", ErrMalformed, i, flags, at)
 		}
-		if flags == proposalLong|proposalSlow {
-			return nil, fmt.Errorf("%w: heartbeat proposal %d at offset %d is marked both long and slow; only a near link can be slow", ErrMalformed, i, at)
-		}
 		if idLen > end-at-proposalHeader {
 			return nil, fmt.Errorf("%w: heartbeat proposal %d: peer ID of %d bytes at offset %d runs past the end", ErrMalformed, i, idLen, at+1)
 		}
@@ -291,9 +289,6 @@ func (hb *Heartbeat) check() error {
 	for i, pr := range hb.Proposals {
 		if len(pr.ID) == 0 || len(pr.ID) > MaxPeerIDBytes {
 			return fmt.Errorf("%w: heartbeat proposal %d: peer ID of %d bytes, want 1..%d", ErrMalformed, i, len(pr.ID), MaxPeerIDBytes)
-		}
-		if pr.Long && pr.Slow {
-			return fmt.Errorf("%w: heartbeat proposal %d is marked both long and slow; only a near link can be slow", ErrMalformed, i)
 		}
 		if pr.RTT < 0 || pr.RTT > MaxProposalRTT {
 			return fmt.Errorf("%w: heartbeat proposal %d states an RTT of %v, want 0 (unknown) to %v", ErrMalformed, i, pr.RTT, MaxProposalRTT)

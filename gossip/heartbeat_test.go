@@ -38,7 +38,8 @@ func exampleHeartbeat(t testing.TB) *Heartbeat {
 		DataWeight: 0.5, SamplesPerSec: 2048, UplinkKbps: 25_000, Device: Device{Name: "NVIDIA H200", MemoryBytes: 141 << 30},
 		Coord: WireCoord{Vec: [CoordDims]float32{0.001, -0.002, 0.0005, 0, 0, 0, 0, -0.0001}, Height: 0.0002, Adjustment: -0.00001, Error: 0.35},
 		Proposals: []Proposal{{ID: seededID(t, 1), RTT: 1500 * time.Microsecond}, {ID: seededID(t, 2)},
-			{ID: seededID(t, 3), Long: true, RTT: 180 * time.Millisecond}, {ID: seededID(t, 4), Slow: true, RTT: 120 * time.Millisecond}}}
+			{ID: seededID(t, 3), Long: true, Slow: true, RTT: 180 * time.Millisecond}, {ID: seededID(t, 4), Slow: true, RTT: 120 * time.Millisecond},
+			{ID: seededID(t, 5), Long: true, RTT: 60 * time.Millisecond}}}
 }
 
 func mustMarshal(t testing.TB, hb *Heartbeat) []byte {
@@ -67,7 +68,7 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 	full := exampleHeartbeat(t)
 	full.Proposals = nil
 	for i := range MaxProposals {
-		full.Proposals = append(full.Proposals, Proposal{ID: seededID(t, uint64(100+i)), Long: i%3 == 0, Slow: i%3 == 1, RTT: MaxProposalRTT})
+		full.Proposals = append(full.Proposals, Proposal{ID: seededID(t, uint64(100+i)), Long: i%2 == 0, Slow: i%3 == 1, RTT: MaxProposalRTT})
 	}
 	full.Device.Name = strings.Repeat("é", MaxDeviceNameBytes/2)
 	full.Round, full.Degree, full.Device.MemoryBytes, full.UplinkKbps = math.MaxUint64, MaxHeartbeatDegree, MaxDeviceMemory, math.MaxUint32
@@ -79,7 +80,7 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 		size int
 	}{
 		"no proposals, cpu":   {bare, heartbeatFixed + 3 + 4},
-		"four proposals":      {exampleHeartbeat(t), heartbeatFixed + len("NVIDIA H200") + 4*(proposalHeader+38) + 4},
+		"five proposals":      {exampleHeartbeat(t), heartbeatFixed + len("NVIDIA H200") + 5*(proposalHeader+38) + 4},
 		"every field at most": {full, heartbeatFixed + MaxDeviceNameBytes + MaxProposals*(proposalHeader+38) + 4},
 		"SHA-256 peer ID":     {hashed, heartbeatFixed + 3 + proposalHeader + 34 + 4},
 	} {
@@ -131,7 +132,6 @@ func TestHeartbeatMarshalRefuses(t *testing.T) {
 		{"not a peer ID", func(hb *Heartbeat) { hb.Proposals[1].ID = "not a multihash" }, ErrMalformed, "not a peer ID"},
 		{"RTT over the bound", func(hb *Heartbeat) { hb.Proposals[2].RTT = MaxProposalRTT + time.Microsecond }, ErrMalformed, "RTT"},
 		{"negative RTT", func(hb *Heartbeat) { hb.Proposals[0].RTT = -time.Millisecond }, ErrMalformed, "RTT"},
-		{"slow long link", func(hb *Heartbeat) { hb.Proposals[2].Slow = true }, ErrMalformed, "both long and slow"},
 		{"NaN coordinate", func(hb *Heartbeat) { hb.Coord.Vec[5] = float32(math.NaN()) }, ErrBadCoordinate, "component 5"},
 		{"far coordinate", func(hb *Heartbeat) { hb.Coord.Vec[0] = 11 }, ErrBadCoordinate, "component 0"},
 		{"long coordinate vector", func(hb *Heartbeat) { hb.Coord.Vec = [CoordDims]float32{6, 6, 6} }, ErrBadCoordinate, "length"},
@@ -177,7 +177,8 @@ func TestUnmarshalHeartbeatRejects(t *testing.T) {
 		{"version 1", withField(hbVersion, func(b []byte) { b[0] = 1 }), ErrMalformed},
 		{"version 2", withField(hbVersion, func(b []byte) { b[0] = 2 }), ErrMalformed},
 		{"version 3", withField(hbVersion, func(b []byte) { b[0] = 3 }), ErrMalformed},
-		{"version 5", withField(hbVersion, func(b []byte) { b[0] = 5 }), ErrMalformed},
+		{"version 4", withField(hbVersion, func(b []byte) { b[0] = 4 }), ErrMalformed},
+		{"version 6", withField(hbVersion, func(b []byte) { b[0] = 6 }), ErrMalformed},
 		{"reserved flags", withField(hbFlags, func(b []byte) { b[0] = 0x40 }), ErrMalformed},
 		{"length field", func(b []byte) []byte { b = resealHeartbeat(b); le.PutUint16(b[hbLength:], uint16(len(b)-1)); return b }, ErrMalformed},
 		{"trailing byte", func(b []byte) []byte { return append(b, 0) }, ErrMalformed},
@@ -196,7 +197,6 @@ func TestUnmarshalHeartbeatRejects(t *testing.T) {
 		{"device name with a control character", withField(name, func(b []byte) { b[0] = '\n' }), ErrMalformed},
 		{"device name not UTF-8", withField(name, func(b []byte) { b[0] = 0xc3 }), ErrMalformed},
 		{"reserved proposal flag", withField(prop, func(b []byte) { b[0] = 4 }), ErrMalformed},
-		{"proposal both long and slow", withField(prop, func(b []byte) { b[0] = proposalLong | proposalSlow }), ErrMalformed},
 		{"peer ID past the end", withField(prop+1, func(b []byte) { b[0] = 200 }), ErrMalformed},
 		{"RTT over 10 s", withField(prop+2, func(b []byte) { le.PutUint32(b, 10_000_001) }), ErrMalformed},
 		{"peer ID not a multihash", withField(prop+6, func(b []byte) { b[0] = 0x7f }), ErrMalformed},

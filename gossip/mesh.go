@@ -217,7 +217,7 @@ func (p *Peer) publishHeartbeat(ctx context.Context) {
 		Coord: wireCoord(p.vivaldi.Coord()), UplinkKbps: uplinkKbps(p.cfg.UplinkBitsPerSec)}
 	for _, l := range p.proposals {
 		if id, ok := p.idOf[l.ID]; ok && len(hb.Proposals) < MaxProposals {
-			hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: l.Long, Slow: l.Slow && !l.Long, RTT: l.RTT})
+			hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: l.Long, Slow: l.Slow, RTT: l.RTT})
 		}
 	}
 	b, err := hb.Marshal()

@@ -12,13 +12,14 @@ import (
 )
 
 // TestLivePeersPickNearNeighbors: eight live peers in two sites, 2–21 ms
-// apart within a site and about 80 ms across (injected through
+// apart within a site and about 150 ms across (injected through
 // PeerConfig.RTT, since loopback RTTs are all alike), choose under the
 // default policy, latency+long (degree 3: two near links and one long),
 // near links within their own site only, agree on every link from both
-// ends, stay connected through long links, and mix over exactly the links
-// and Metropolis weights that topology.NewView derives from the proposals
-// they announce.
+// ends, stay connected through long links, mix every round exactly over
+// the links within AsyncRTT (a long link inside a site too), and mix over
+// exactly the links and Metropolis weights that topology.NewView derives
+// from the proposals they announce.
 //
 // (Which long links and which inbound near links end up active depends on
 // the order in which the peers heard each other, since long links are
@@ -37,7 +38,7 @@ func TestLivePeersPickNearNeighbors(t *testing.T) {
 	within := [4][4]int{{0, 2, 5, 13}, {2, 0, 3, 8}, {5, 3, 0, 21}, {13, 8, 21, 0}}
 	f.latency = func(i, j int) time.Duration {
 		if site(i) != site(j) {
-			return 80*time.Millisecond + time.Duration(i+j)*100*time.Microsecond
+			return 150*time.Millisecond + time.Duration(i+j)*100*time.Microsecond
 		}
 		return time.Duration(within[i%4][j%4]) * time.Millisecond
 	}
@@ -75,13 +76,14 @@ func TestLivePeersPickNearNeighbors(t *testing.T) {
 		for _, nb := range st.Neighbors {
 			j := index[nb.PeerID]
 			adj[i] = append(adj[i], j)
+			// A link's mode follows its RTT, whether near or long picked it.
+			if slow := f.latency(i, j) > cfg.AsyncRTT; nb.Long != slow {
+				t.Errorf("peer %d mixes its link to peer %d (%v away) asynchronously=%v, want %v", i, j, f.latency(i, j), nb.Long, slow)
+			}
 			if nb.Long {
 				continue
 			}
 			near++
-			if site(j) != site(i) {
-				t.Errorf("peer %d (site %d) has a near link to peer %d (site %d), %v away", i, site(i), j, site(j), f.latency(i, j))
-			}
 			if want := f.latency(i, j); nb.RTTms != float64(want)/float64(time.Millisecond) {
 				t.Errorf("peer %d reports %.3f ms to neighbor %d, the injected RTT is %v", i, nb.RTTms, j, want)
 			}

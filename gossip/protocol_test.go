@@ -115,7 +115,7 @@ func TestProtocolDocument(t *testing.T) {
 	ns := sha256.Sum256([]byte("demo"))
 	for _, stated := range []string{
 		"a6bf446f", "0xE3069283", "gradmesh/run/" + hex.EncodeToString(ns[:])[:32],
-		"/gradmesh/v3/" + hex.EncodeToString(run[:]) + "/control",
+		ControlTopic(run),
 	} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
@@ -129,7 +129,7 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 	doc := protocolDoc(t)
 	for _, want := range []string{
 		"## Topics",
-		"`/gradmesh/v4/<runhex>/control`",
+		"`/gradmesh/v5/<runhex>/control`",
 		"`/gradmesh/v1/<runhex>/long/<peer ID>`",
 		"SHA-256(`\"gradmesh/neighbors/\" + run name`)",
 		"MaxDegree = 2 · Degree,\nAsyncRTT = 100 ms, UplinkBudget = 100 ms",
@@ -140,7 +140,7 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		"1,044,480",
 		"65,516 values, 262,144 bytes",
 		"1 ≤ n ≤ 261,100",
-		"| 4 | 1 | u8 | version | must be 4 |",
+		"| 4 | 1 | u8 | version | must be 5 |",
 		"| 112 | 4 | u32 | uplink rate, kbit/s (0: not stated) | — |",
 		"| 50 | 1 | u8 | k: number of proposals | ≤ 32 |",
 		"**2,424 bytes** at most",
@@ -151,8 +151,8 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 		}
 	}
 	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 ||
-		HeartbeatVersion != 4 || MaxProposals != 32 || MinHeartbeatBytes != 121 || MaxHeartbeatBytes != 2_424 ||
-		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v4/9e8c11493546427b21ae34d683b7a749/control" ||
+		HeartbeatVersion != 5 || MaxProposals != 32 || MinHeartbeatBytes != 121 || MaxHeartbeatBytes != 2_424 ||
+		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v5/9e8c11493546427b21ae34d683b7a749/control" ||
 		modelWireBytes(65_517, 256<<10) != 4*65_517+2*80 {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
 	}
@@ -196,7 +196,7 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the document's peer ID %s: %v", pr.text, err)
 		}
-		want.Proposals = append(want.Proposals, Proposal{ID: id, Long: pr.long, RTT: pr.rtt})
+		want.Proposals = append(want.Proposals, Proposal{ID: id, Long: pr.long, Slow: pr.long, RTT: pr.rtt})
 	}
 	if !reflect.DeepEqual(*hb, want) {
 		t.Errorf("the worked heartbeat decodes to\n%+v\nthe document says\n%+v", *hb, want)
@@ -204,13 +204,13 @@ func TestProtocolHeartbeatExample(t *testing.T) {
 	if enc, err := want.Marshal(); err != nil || !slices.Equal(enc, b) {
 		t.Errorf("encoding the stated fields gives\n%x (%v)\nnot the document's\n%x", enc, err, b)
 	}
-	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0x3a015efc {
-		t.Errorf("CRC-32C %#08x, the document says 0x3a015efc", got)
+	if got := binary.LittleEndian.Uint32(b[len(b)-4:]); got != 0xc510d1f4 {
+		t.Errorf("CRC-32C %#08x, the document says 0xc510d1f4", got)
 	}
 	if err := hb.CheckAuthor(want.Proposals[1].ID); err == nil {
 		t.Error("the example is accepted from a peer it proposes")
 	}
-	for _, stated := range []string{"0x3a015efc", near, long, "(211 bytes)"} {
+	for _, stated := range []string{"0xc510d1f4", near, long, "(211 bytes)"} {
 		if !strings.Contains(doc, stated) {
 			t.Errorf("the document no longer states %s", stated)
 		}

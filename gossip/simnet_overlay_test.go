@@ -53,7 +53,7 @@ func pureLinks(o *topology.Overlay) overlayLinks {
 	links := overlayLinks{}
 	for i, adj := range o.Graph.Adj {
 		for _, j := range adj {
-			links[newEdge(i, j)] = o.IsLong(i, j)
+			links[newEdge(i, j)] = o.IsAsync(i, j)
 		}
 	}
 	return links

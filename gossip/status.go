@@ -61,7 +61,7 @@ type NeighborStatus struct {
 type ProposalStatus struct {
 	PeerID string  `json:"peer_id"`
 	Long   bool    `json:"long"`
-	Slow   bool    `json:"slow,omitempty"` // a near link this peer finds too slow to mix every round
+	Slow   bool    `json:"slow,omitempty"` // a link this peer finds too slow to mix every round
 	RTTms  float64 `json:"rtt_ms"`         // the RTT announced with it (measured, else estimated)
 }
 

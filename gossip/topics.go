@@ -10,11 +10,11 @@ import (
 // ControlTopic is the run's membership topic: every peer of the run
 // subscribes, so the peers gossipsub lists on it are the run's connected
 // members, and heartbeats on it carry each peer's round, degree,
-// coordinate and proposed links. Its version is the heartbeat's (4): peers
+// coordinate and proposed links. Its version is the heartbeat's (5): peers
 // of an older version do not share it, so they are neither members nor
 // penalized for heartbeats the other side cannot read.
 func ControlTopic(run [16]byte) string {
-	return "/gradmesh/v4/" + hex.EncodeToString(run[:]) + "/control"
+	return "/gradmesh/v5/" + hex.EncodeToString(run[:]) + "/control"
 }
 
 // ParamTopic is the topic a peer publishes its parameter shards on; only its

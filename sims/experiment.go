@@ -53,7 +53,7 @@ type Experiment struct {
 type OverlayFacts struct {
 	Policy     string  `json:"policy"`      // neighbor policy, or the fixed graph's name
 	MeanDegree float64 `json:"mean_degree"` // active links per peer
-	LongLinks  int     `json:"long_links"`  // links mixed asynchronously
+	AsyncLinks int     `json:"async_links"` // links mixed asynchronously (slower than AsyncRTT, or long of unknown RTT)
 	// MeanLinkRTTMs is the mean round-trip time over the overlay's links, ms.
 	MeanLinkRTTMs float64 `json:"mean_link_rtt_ms"`
 	// PlanIterations is how many heartbeat exchanges the neighbor protocol

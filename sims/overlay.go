@@ -63,7 +63,7 @@ func (s Spec) selectConfig() (topology.SelectConfig, error) {
 }
 
 func overlayFacts(policy string, o *topology.Overlay, rtt func(i, j int) time.Duration) *OverlayFacts {
-	f := &OverlayFacts{Policy: policy, LongLinks: o.LongEdges()}
+	f := &OverlayFacts{Policy: policy, AsyncLinks: o.AsyncEdges()}
 	g := o.Graph
 	for i := range g.N {
 		if o.MaxLinks(i) > 0 {
@@ -101,7 +101,7 @@ func (s Spec) edgeMobility(src *latencySource, cfg topology.SelectConfig, curren
 			return up, err
 		}
 		current = next
-		up.Graph, up.Long = next.Graph, next.IsLong
+		up.Graph, up.Long = next.Graph, next.IsAsync
 		return up, nil
 	}}
 }

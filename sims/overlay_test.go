@@ -37,8 +37,8 @@ func TestPolicyOverlayOnALatencyMatrix(t *testing.T) {
 		}
 		facts[pol] = o
 	}
-	if facts["latency+long"].LongLinks == 0 || facts["random"].LongLinks != 0 {
-		t.Errorf("long links: latency+long %d, random %d", facts["latency+long"].LongLinks, facts["random"].LongLinks)
+	if facts["latency+long"].AsyncLinks == 0 || facts["random"].AsyncLinks != 0 {
+		t.Errorf("async links: latency+long %d, random %d", facts["latency+long"].AsyncLinks, facts["random"].AsyncLinks)
 	}
 	if facts["latency+long"].MeanLinkRTTMs >= facts["random"].MeanLinkRTTMs {
 		t.Errorf("mean link RTT: latency+long %.1f ms, random %.1f ms", facts["latency+long"].MeanLinkRTTMs, facts["random"].MeanLinkRTTMs)

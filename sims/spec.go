@@ -280,7 +280,7 @@ func (s Spec) overlay(src *latencySource, e *Experiment) error {
 	if err != nil {
 		return err
 	}
-	e.Graph, e.Long, e.LongPeriod = o.Graph, o.IsLong, s.LongPeriod
+	e.Graph, e.Long, e.LongPeriod = o.Graph, o.IsAsync, s.LongPeriod
 	if s.MobilitySeconds > 0 {
 		e.Mobility = s.edgeMobility(src, cfg, o, e.Network.UplinkBitsPerSec)
 	}

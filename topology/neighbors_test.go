@@ -107,6 +107,50 @@ func TestSlowMarkHasHysteresis(t *testing.T) {
 	}
 }
 
+// TestLongLinkModeFollowsItsRTT: a long link is marked slow like a near
+// one (same threshold, same hysteresis band), except that an unknown RTT
+// is slow, and with AsyncRTT ≤ 0 every long link is.
+func TestLongLinkModeFollowsItsRTT(t *testing.T) {
+	cases := []struct {
+		rtt     time.Duration
+		wasSlow bool
+		want    bool
+	}{
+		{ms(60), false, false}, // lands within AsyncRTT: mixed every round
+		{ms(99), false, false},
+		{ms(101), false, true},
+		{ms(90), true, true},  // inside the 80–100 ms band: stays slow
+		{ms(79), true, false}, // below AsyncRTT×0.8
+		{ms(0), false, true},  // unknown: a hash picked it, it may cross an ocean
+	}
+	// Degree 1, Long 1 would leave no near link; Degree 2 gives one of each,
+	// and the one other candidate (1 ms) takes the near place.
+	cfg := SelectConfig{Policy: PolicyLatencyLong, Degree: 2, Long: 1}.WithDefaults()
+	for _, c := range cases {
+		current := []Link{{ID: "far", Long: true, Slow: c.wasSlow, RTT: ms(95)}}
+		if c.rtt > 0 && c.wasSlow {
+			// Slow only for want of a measurement: the first one decides alone.
+			unmeasured := []Link{{ID: "far", Long: true, Slow: true}}
+			got := cfg.Propose("self", []Candidate{{ID: "near", RTT: ms(1)}, {ID: "far", RTT: c.rtt}}, unmeasured, nil)
+			if at := slices.IndexFunc(got, func(l Link) bool { return l.ID == "far" }); at < 0 || got[at].Slow != (c.rtt > cfg.AsyncRTT) {
+				t.Errorf("RTT %v, slow before while unmeasured: proposals %v, want Slow=%v", c.rtt, got, c.rtt > cfg.AsyncRTT)
+			}
+		}
+		got := cfg.Propose("self", []Candidate{{ID: "near", RTT: ms(1)}, {ID: "far", RTT: c.rtt}}, current, nil)
+		at := slices.IndexFunc(got, func(l Link) bool { return l.ID == "far" })
+		if at < 0 || !got[at].Long || got[at].Slow != c.want {
+			t.Errorf("RTT %v, slow before %v: proposals %v, want far long with Slow=%v", c.rtt, c.wasSlow, got, c.want)
+		}
+	}
+	never := SelectConfig{Policy: PolicyLatencyLong, Degree: 2, Long: 1, AsyncRTT: -1}.WithDefaults()
+	got := never.Propose("self", []Candidate{{ID: "near", RTT: ms(500)}, {ID: "far", RTT: ms(1)}}, nil, nil)
+	for _, l := range got {
+		if l.Slow != l.Long {
+			t.Errorf("AsyncRTT < 0: %v, want long links slow and near links not", got)
+		}
+	}
+}
+
 func TestProposeLatencyPicksTrueNearest(t *testing.T) {
 	for _, c := range []struct{ n, degree int }{{5, 4}, {20, 4}, {200, 4}, {200, 8}, {3, 4}} {
 		t.Run(fmt.Sprintf("n=%d degree=%d", c.n, c.degree), func(t *testing.T) {

@@ -100,15 +100,17 @@ func NewView(cfg SelectConfig, anns []Announcement) *View {
 	return v
 }
 
-// markSlowLinksAsync mixes a near link asynchronously when either end
-// proposed it as slow (SelectConfig.slow: its RTT above AsyncRTT, with a
-// hysteresis band). Synchronous D-PSGD runs at the pace of its slowest
-// near link anywhere in the mesh (a round waits for neighbors, who wait
-// for theirs), so one isolated peer whose nearest members are 150 ms away
-// would slow every round of every peer. Both ends read the same
-// announcements, so they agree on the mode.
+// markSlowLinksAsync mixes an active link asynchronously when either end
+// proposed it as slow (SelectConfig.slow and slowLong: its RTT above
+// AsyncRTT, with a hysteresis band), whether it is near or long.
+// Synchronous D-PSGD runs at the pace of its slowest synchronous link
+// anywhere in the mesh (a round waits for neighbors, who wait for theirs),
+// so one isolated peer whose nearest members are 150 ms away would slow
+// every round of every peer; a long link that happens to be fast is mixed
+// every round like a near one. Both ends read the same announcements, so
+// they agree on the mode.
 func (v *View) markSlowLinksAsync() {
-	if v.cfg.AsyncRTT <= 0 || v.cfg.Policy == PolicyRandom { // random is the synchronous baseline
+	if v.cfg.Policy == PolicyRandom { // random is the synchronous baseline
 		return
 	}
 	proposedSlow := func(from int, to string) bool {
@@ -117,11 +119,8 @@ func (v *View) markSlowLinksAsync() {
 	for i, id := range v.ids {
 		for k, l := range v.active[i] {
 			j, ok := v.index[l.ID]
-			if l.Long || !ok {
-				continue
-			}
-			if proposedSlow(i, l.ID) || proposedSlow(j, id) {
-				v.active[i][k].Long = true
+			if ok {
+				v.active[i][k].Long = proposedSlow(i, l.ID) || proposedSlow(j, id)
 			}
 		}
 	}
@@ -138,7 +137,7 @@ func sanitiseProposals(from string, props []Link, limit int) []Link {
 		if l.ID == "" || l.ID == from || slices.ContainsFunc(out, func(o Link) bool { return o.ID == l.ID }) {
 			continue
 		}
-		out = append(out, Link{ID: l.ID, Long: l.Long, Slow: l.Slow && !l.Long, RTT: max(l.RTT, 0)})
+		out = append(out, Link{ID: l.ID, Long: l.Long, Slow: l.Slow, RTT: max(l.RTT, 0)})
 	}
 	return out
 }

@@ -127,3 +127,32 @@ func TestSlowNearLinksAreMixedAsynchronouslyByBothEnds(t *testing.T) {
 		}
 	}
 }
+
+func TestLongLinksAreMixedByTheirRTT(t *testing.T) {
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	anns := []Announcement{
+		{From: "a", Proposals: []Link{{ID: "b", RTT: ms(2)}, {ID: "c", Long: true, RTT: ms(60)}, {ID: "d", Long: true, RTT: ms(180), Slow: true}}},
+		{From: "b", Proposals: []Link{{ID: "a", RTT: ms(2)}}},
+		{From: "c", Proposals: []Link{{ID: "d", RTT: ms(3)}}},
+		// d finds a–d fast, a finds it slow: either end's mark decides, for both.
+		{From: "d", Proposals: []Link{{ID: "c", RTT: ms(3)}, {ID: "a", Long: true, RTT: ms(90)}}},
+	}
+	v := NewView(SelectConfig{Policy: PolicyLatencyLong, Degree: 3, Long: 1}.WithDefaults(), anns)
+	async := func(from, to string) bool {
+		for _, l := range v.Active(from) {
+			if l.ID == to {
+				return l.Long
+			}
+		}
+		t.Fatalf("%s–%s is not active", from, to)
+		return false
+	}
+	for _, c := range []struct {
+		x, y string
+		want bool
+	}{{"a", "b", false}, {"a", "c", false}, {"a", "d", true}, {"c", "d", false}} {
+		if async(c.x, c.y) != c.want || async(c.y, c.x) != c.want {
+			t.Errorf("%s–%s async %v/%v, want %v on both ends", c.x, c.y, async(c.x, c.y), async(c.y, c.x), c.want)
+		}
+	}
+}

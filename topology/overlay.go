@@ -23,12 +23,12 @@ var (
 )
 
 // Overlay is the agreed neighbor graph: the active edges between peers
-// IDs[0..N-1] and which of them are long-range. It also remembers what
+// IDs[0..N-1] and which of them are mixed asynchronously. It also remembers what
 // each peer proposed, so that re-planning resumes from it.
 type Overlay struct {
 	IDs   []string
 	Graph *Graph
-	long  [][]bool // aligned with Graph.Adj
+	async [][]bool // aligned with Graph.Adj
 	props [][]Link // each peer's proposals
 	caps  []int    // each peer's link cap from its uplink (0: none)
 }
@@ -42,26 +42,27 @@ func (o *Overlay) MaxLinks(i int) int {
 	return o.caps[i]
 }
 
-// IsLong reports whether i–j is an active long-range edge, mixed
-// asynchronously every LongPeriod rounds. It is false for near edges,
+// IsAsync reports whether i–j is an active edge mixed asynchronously every
+// LongPeriod rounds: either end found it slower than AsyncRTT, or it is a
+// long-range edge of unknown RTT. It is false for edges mixed every round,
 // non-edges and out-of-range peers.
-func (o *Overlay) IsLong(i, j int) bool {
+func (o *Overlay) IsAsync(i, j int) bool {
 	if o == nil || o.Graph == nil || i < 0 || i >= len(o.Graph.Adj) {
 		return false
 	}
 	k, ok := slices.BinarySearch(o.Graph.Adj[i], j)
-	return ok && o.long[i][k]
+	return ok && o.async[i][k]
 }
 
-// LongEdges returns the number of active long-range edges.
-func (o *Overlay) LongEdges() int {
+// AsyncEdges returns the number of active edges mixed asynchronously.
+func (o *Overlay) AsyncEdges() int {
 	if o == nil {
 		return 0
 	}
 	n := 0
-	for i, flags := range o.long {
-		for k, long := range flags {
-			if long && o.Graph.Adj[i][k] > i {
+	for i, flags := range o.async {
+		for k, async := range flags {
+			if async && o.Graph.Adj[i][k] > i {
 				n++
 			}
 		}
@@ -246,7 +247,7 @@ func indexPeers(ids []string) (map[string]int, error) {
 // overlayFromView builds the overlay of the view's active edges; index
 // maps each ID to its position in ids.
 func overlayFromView(ids []string, index map[string]int, view *View, anns []Announcement) *Overlay {
-	o := &Overlay{IDs: ids, props: make([][]Link, len(ids)), long: make([][]bool, len(ids)), caps: make([]int, len(ids))}
+	o := &Overlay{IDs: ids, props: make([][]Link, len(ids)), async: make([][]bool, len(ids)), caps: make([]int, len(ids))}
 	adj := make([][]int, len(ids))
 	for i, id := range ids {
 		o.props[i] = slices.Clone(anns[i].Proposals)
@@ -260,13 +261,13 @@ func overlayFromView(ids []string, index map[string]int, view *View, anns []Anno
 		if adj[i] == nil {
 			adj[i] = []int{}
 		}
-		o.long[i] = make([]bool, len(adj[i]))
+		o.async[i] = make([]bool, len(adj[i]))
 	}
 	for i, id := range ids {
 		for _, l := range view.Active(id) {
 			if j, ok := index[l.ID]; ok && l.Long {
 				k, _ := slices.BinarySearch(adj[i], j)
-				o.long[i][k] = true
+				o.async[i][k] = true
 			}
 		}
 	}

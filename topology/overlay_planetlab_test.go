@@ -29,7 +29,7 @@ func statsOf(t *testing.T, o *Overlay, rtt rttTable) overlayStats {
 		var slowest time.Duration
 		for _, j := range nb {
 			all += rtt[i][j]
-			if !o.IsLong(i, j) {
+			if !o.IsAsync(i, j) {
 				slowest = max(slowest, rtt[i][j])
 			}
 		}
@@ -109,13 +109,13 @@ func TestOverlayOnPlanetLab(t *testing.T) {
 }
 
 func ExampleBuildOverlay() {
-	// Three cities 60 ms apart, four devices each, 1–2 ms within a city:
+	// Three cities 150 ms apart, four devices each, 1–2 ms within a city:
 	// peer i lives in city i mod 3.
 	rtt := func(i, j int) time.Duration {
 		if i%3 == j%3 {
 			return time.Millisecond + time.Duration(i+j)*50*time.Microsecond
 		}
-		return 60 * time.Millisecond
+		return 150 * time.Millisecond
 	}
 	cfg := SelectConfig{Policy: PolicyLatencyLong, Degree: 3, Long: 1, Seed: 1}
 	o, conv, err := BuildOverlay(peerNames(12), rtt, rtt, cfg, nil)
@@ -125,7 +125,7 @@ func ExampleBuildOverlay() {
 	}
 	fmt.Println("connected:", o.Graph.Connected(), "converged:", conv.Converged)
 	for _, j := range o.Graph.Adj[0] {
-		fmt.Printf("0–%d long=%v\n", j, o.IsLong(0, j))
+		fmt.Printf("0–%d long=%v\n", j, o.IsAsync(0, j))
 	}
 	// Output:
 	// connected: true converged: true

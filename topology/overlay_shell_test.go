@@ -100,8 +100,8 @@ func TestPlannerStepAgreesWithBuildOverlay(t *testing.T) {
 				for _, a := range d.Active {
 					j := slices.Index(ids, a.ID)
 					nb = append(nb, j)
-					if a.Long != o.IsLong(i, j) {
-						t.Errorf("peer %d: link to %d long=%v, overlay says %v", i, j, a.Long, o.IsLong(i, j))
+					if a.Long != o.IsAsync(i, j) {
+						t.Errorf("peer %d: link to %d long=%v, overlay says %v", i, j, a.Long, o.IsAsync(i, j))
 					}
 					if w := MetropolisWeight(o.Graph.Degree(i), o.Graph.Degree(j)); math.Abs(a.Weight-w) > 1e-15 || a.Degree != o.Graph.Degree(j) {
 						t.Errorf("peer %d: link to %d weight %g degree %d, want %g and %d", i, j, a.Weight, a.Degree, w, o.Graph.Degree(j))

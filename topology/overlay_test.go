@@ -25,11 +25,11 @@ func checkOverlay(t *testing.T, o *Overlay, cfg SelectConfig) {
 	}
 	for i := range o.Graph.N {
 		for j := range o.Graph.N {
-			if o.IsLong(i, j) != o.IsLong(j, i) {
-				t.Fatalf("IsLong(%d,%d)=%v but IsLong(%d,%d)=%v", i, j, o.IsLong(i, j), j, i, o.IsLong(j, i))
+			if o.IsAsync(i, j) != o.IsAsync(j, i) {
+				t.Fatalf("IsAsync(%d,%d)=%v but IsAsync(%d,%d)=%v", i, j, o.IsAsync(i, j), j, i, o.IsAsync(j, i))
 			}
-			if _, edge := slices.BinarySearch(o.Graph.Adj[i], j); o.IsLong(i, j) && !edge {
-				t.Fatalf("IsLong(%d,%d) on a non-edge", i, j)
+			if _, edge := slices.BinarySearch(o.Graph.Adj[i], j); o.IsAsync(i, j) && !edge {
+				t.Fatalf("IsAsync(%d,%d) on a non-edge", i, j)
 			}
 		}
 	}
@@ -42,11 +42,12 @@ func TestBuildOverlayInvariants(t *testing.T) {
 		cfg       SelectConfig
 		connected bool
 	}{
-		{SelectConfig{Policy: PolicyRandom}, true},
-		{SelectConfig{Policy: PolicyLatency}, false},
-		{SelectConfig{Policy: PolicyLatencyLong}, true},
-		{SelectConfig{Policy: PolicyLatencyLong, Degree: 6, Long: 2, MaxDegree: 9}, true},
-		{SelectConfig{Policy: PolicyLatencyLong, Degree: 3, MaxDegree: 4}, true}, // the cap binds
+		// AsyncRTT 40 ms: links within a cluster are faster, many between clusters slower.
+		{SelectConfig{Policy: PolicyRandom, AsyncRTT: ms(40)}, true},
+		{SelectConfig{Policy: PolicyLatency, AsyncRTT: ms(40)}, false},
+		{SelectConfig{Policy: PolicyLatencyLong, AsyncRTT: ms(40)}, true},
+		{SelectConfig{Policy: PolicyLatencyLong, Degree: 6, Long: 2, MaxDegree: 9, AsyncRTT: ms(40)}, true},
+		{SelectConfig{Policy: PolicyLatencyLong, Degree: 3, MaxDegree: 4, AsyncRTT: ms(40)}, true}, // the cap binds
 	} {
 		t.Run(string(c.cfg.Policy), func(t *testing.T) {
 			o, conv, err := BuildOverlay(ids, rtt.at, rtt.at, c.cfg, nil)
@@ -58,7 +59,7 @@ func TestBuildOverlayInvariants(t *testing.T) {
 			}
 			checkOverlay(t, o, c.cfg)
 			cfg := c.cfg.WithDefaults()
-			longEdges := 0
+			asyncEdges := 0
 			for i := range ids {
 				props := o.Proposals(i)
 				if len(props) != cfg.Degree {
@@ -74,13 +75,17 @@ func TestBuildOverlayInvariants(t *testing.T) {
 					t.Errorf("peer %d proposes %d long links, want %d", i, long, cfg.longCount())
 				}
 				for _, j := range o.Graph.Adj[i] {
-					if o.IsLong(i, j) {
-						longEdges++
+					if o.IsAsync(i, j) {
+						asyncEdges++
+					}
+					// The mode of a link follows its RTT, whatever picked it.
+					if want := rtt.at(i, j) > cfg.AsyncRTT && cfg.Policy != PolicyRandom; o.IsAsync(i, j) != want {
+						t.Errorf("%d–%d (%v) async=%v, want %v", i, j, rtt.at(i, j), o.IsAsync(i, j), want)
 					}
 				}
 			}
-			if got := o.LongEdges(); got != longEdges/2 || (cfg.longCount() > 0) != (got > 0) {
-				t.Errorf("LongEdges() = %d, counted %d; want some exactly when the policy makes long links", got, longEdges/2)
+			if got := o.AsyncEdges(); got != asyncEdges/2 || (cfg.Policy == PolicyLatencyLong) != (got > 0) {
+				t.Errorf("AsyncEdges() = %d, counted %d; want some exactly when the policy makes long links", got, asyncEdges/2)
 			}
 			if g, err := FromEdges(o.Graph.N, nil); err == nil && sameGraph(g, o.Graph) {
 				t.Error("overlay has no edges")
@@ -97,7 +102,7 @@ func TestBuildOverlayIsDeterministic(t *testing.T) {
 	must(t, err)
 	b, cb, err := BuildOverlay(ids, rtt.at, rtt.at, cfg, nil)
 	must(t, err)
-	if !sameGraph(a.Graph, b.Graph) || ca != cb || a.LongEdges() != b.LongEdges() {
+	if !sameGraph(a.Graph, b.Graph) || ca != cb || a.AsyncEdges() != b.AsyncEdges() {
 		t.Errorf("two builds differ: %+v vs %+v", ca, cb)
 	}
 	cfg.Seed = 5

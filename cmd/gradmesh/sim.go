@@ -100,7 +100,7 @@ func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out, device string
 		fmt.Fprintf(w, "spectral gap %.4f · consensus distance %.3g\n", *res.SpectralGap, res.FinalConsensusDistance)
 	}
 	if o := res.Overlay; o != nil && o.MeanLinkRTTMs > 0 {
-		fmt.Fprintf(w, "mean degree %.2f · %d long links · mean link RTT %.2f ms\n", o.MeanDegree, o.LongLinks, o.MeanLinkRTTMs)
+		fmt.Fprintf(w, "mean degree %.2f · %d async links · mean link RTT %.2f ms\n", o.MeanDegree, o.AsyncLinks, o.MeanLinkRTTMs)
 	}
 	if m := res.Mobility; m != nil {
 		fmt.Fprintf(w, "mobility: %d moves · %d re-plans · %d link changes · min degree %d · %d messages lost\n",
