@@ -31,7 +31,7 @@ row() {
 	[ "$to" = null ] && to="not reached" || to=$(printf '%.2f' "$to")
 	printf '| %s | %s | %.3f | %.2f | %.1f | %d | %.2f | %s | %.2f |\n' "$name" "$(ofield "$s" policy)" \
 		"$(field "$s" spectral_gap)" "$(ofield "$s" mean_degree)" "$(ofield "$s" mean_link_rtt_ms)" \
-		"$(ofield "$s" long_links)" "$(field "$s" virtual_seconds)" "$to" \
+		"$(ofield "$s" async_links)" "$(field "$s" virtual_seconds)" "$to" \
 		"$(awk -v a="$(field "$s" final_test_accuracy)" 'BEGIN { printf "%.2f", 100 * a }')"
 }
 
@@ -52,7 +52,7 @@ compare() {
 }
 
 header() {
-	echo "| run | policy | spectral gap | mean degree | mean link RTT ms | long links | virtual s | s to target | final acc % |"
+	echo "| run | policy | spectral gap | mean degree | mean link RTT ms | async links | virtual s | s to target | final acc % |"
 	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 }
 
