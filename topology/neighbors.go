@@ -227,15 +227,17 @@ func (c SelectConfig) slow(rtt time.Duration, wasSlow bool) bool {
 }
 
 // slowLong decides the same for a long link, whose mode follows its RTT
-// like a near link's: a long link that happens to land within AsyncRTT
-// costs a round no more than a near one, and mixed every round it ties its
-// ends' clusters together twice as often. On PlanetLab MNIST (64 peers,
-// seeds 1–6) that took the final-accuracy gap to random from −0.25 to
-// −0.14 pt on average and from −0.74 to −0.38 on the worst seed. A long link
-// of unknown RTT is slow (a hash picked it, so it may cross an ocean), and
-// with AsyncRTT ≤ 0 every long link is.
-func (c SelectConfig) slowLong(rtt time.Duration, wasSlow bool) bool {
-	return c.AsyncRTT <= 0 || rtt <= 0 || c.slow(rtt, wasSlow)
+// like a near link's: a long link that happens to land close by costs a
+// round little, and mixed every round it ties its ends' clusters together
+// twice as often. A long link starts slow, as a hash picked it and it may
+// cross an ocean, and turns fast only once its RTT is below the lower edge
+// of the hysteresis band, AsyncRTT×(1−Hysteresis); it turns slow again
+// above AsyncRTT. Long links of 80–100 ms stay asynchronous: mixed every
+// round they paced the mesh (PlanetLab MNIST, 64 peers, seed 1: rounds 23%
+// longer than with them asynchronous). With AsyncRTT ≤ 0 every long link is
+// slow.
+func (c SelectConfig) slowLong(rtt time.Duration, wasFast bool) bool {
+	return c.AsyncRTT <= 0 || rtt <= 0 || c.slow(rtt, !wasFast)
 }
 
 // hashed picks n links of one kind (long, or the random policy's near
@@ -283,10 +285,8 @@ func (c SelectConfig) hashed(self string, cands []Candidate, current []Link, lon
 		rtt := announcedRTT(r.rtt())
 		out[i] = Link{ID: r.ID, Long: long, RTT: rtt}
 		if long {
-			// Slow for want of a measurement is no mode to hold on to: the
-			// first RTT decides by AsyncRTT alone.
-			wasSlow := slices.ContainsFunc(current, func(l Link) bool { return l.Long && l.Slow && l.RTT > 0 && l.ID == r.ID })
-			out[i].Slow = c.slowLong(rtt, wasSlow)
+			wasFast := slices.ContainsFunc(current, func(l Link) bool { return l.Long && !l.Slow && l.ID == r.ID })
+			out[i].Slow = c.slowLong(rtt, wasFast)
 		}
 	}
 	return out

@@ -107,39 +107,37 @@ func TestSlowMarkHasHysteresis(t *testing.T) {
 	}
 }
 
-// TestLongLinkModeFollowsItsRTT: a long link is marked slow like a near
-// one (same threshold, same hysteresis band), except that an unknown RTT
-// is slow, and with AsyncRTT ≤ 0 every long link is.
+// TestLongLinkModeFollowsItsRTT: a long link starts slow and turns fast
+// only below AsyncRTT×(1−Hysteresis); once fast it turns slow again above
+// AsyncRTT. An unknown RTT is slow, and with AsyncRTT ≤ 0 every long link is.
 func TestLongLinkModeFollowsItsRTT(t *testing.T) {
 	cases := []struct {
 		rtt     time.Duration
-		wasSlow bool
+		wasFast bool
 		want    bool
 	}{
-		{ms(60), false, false}, // lands within AsyncRTT: mixed every round
-		{ms(99), false, false},
-		{ms(101), false, true},
-		{ms(90), true, true},  // inside the 80–100 ms band: stays slow
-		{ms(79), true, false}, // below AsyncRTT×0.8
-		{ms(0), false, true},  // unknown: a hash picked it, it may cross an ocean
+		{ms(60), false, false}, // lands well within AsyncRTT: mixed every round
+		{ms(79), false, false},
+		{ms(81), false, true}, // inside the 80–100 ms band: stays slow
+		{ms(99), false, true},
+		{ms(99), true, false}, // ... or fast, if it was
+		{ms(101), true, true},
+		{ms(0), true, true}, // unknown: a hash picked it, it may cross an ocean
 	}
-	// Degree 1, Long 1 would leave no near link; Degree 2 gives one of each,
-	// and the one other candidate (1 ms) takes the near place.
+	// Degree 2, Long 1: the one other candidate (1 ms) takes the near place.
 	cfg := SelectConfig{Policy: PolicyLatencyLong, Degree: 2, Long: 1}.WithDefaults()
 	for _, c := range cases {
-		current := []Link{{ID: "far", Long: true, Slow: c.wasSlow, RTT: ms(95)}}
-		if c.rtt > 0 && c.wasSlow {
-			// Slow only for want of a measurement: the first one decides alone.
-			unmeasured := []Link{{ID: "far", Long: true, Slow: true}}
-			got := cfg.Propose("self", []Candidate{{ID: "near", RTT: ms(1)}, {ID: "far", RTT: c.rtt}}, unmeasured, nil)
-			if at := slices.IndexFunc(got, func(l Link) bool { return l.ID == "far" }); at < 0 || got[at].Slow != (c.rtt > cfg.AsyncRTT) {
-				t.Errorf("RTT %v, slow before while unmeasured: proposals %v, want Slow=%v", c.rtt, got, c.rtt > cfg.AsyncRTT)
-			}
-		}
+		current := []Link{{ID: "far", Long: true, Slow: !c.wasFast, RTT: ms(95)}}
 		got := cfg.Propose("self", []Candidate{{ID: "near", RTT: ms(1)}, {ID: "far", RTT: c.rtt}}, current, nil)
 		at := slices.IndexFunc(got, func(l Link) bool { return l.ID == "far" })
 		if at < 0 || !got[at].Long || got[at].Slow != c.want {
-			t.Errorf("RTT %v, slow before %v: proposals %v, want far long with Slow=%v", c.rtt, c.wasSlow, got, c.want)
+			t.Errorf("RTT %v, fast before %v: proposals %v, want far long with Slow=%v", c.rtt, c.wasFast, got, c.want)
+		}
+		if fresh := cfg.Propose("self", []Candidate{{ID: "near", RTT: ms(1)}, {ID: "far", RTT: c.rtt}}, nil, nil); c.wasFast {
+			// A new long link is not fast yet.
+			if at := slices.IndexFunc(fresh, func(l Link) bool { return l.ID == "far" }); at < 0 || fresh[at].Slow != (c.rtt <= 0 || c.rtt > ms(80)) {
+				t.Errorf("RTT %v, new link: proposals %v, want Slow=%v", c.rtt, fresh, c.rtt <= 0 || c.rtt > ms(80))
+			}
 		}
 	}
 	never := SelectConfig{Policy: PolicyLatencyLong, Degree: 2, Long: 1, AsyncRTT: -1}.WithDefaults()

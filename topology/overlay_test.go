@@ -78,9 +78,19 @@ func TestBuildOverlayInvariants(t *testing.T) {
 					if o.IsAsync(i, j) {
 						asyncEdges++
 					}
-					// The mode of a link follows its RTT, whatever picked it.
-					if want := rtt.at(i, j) > cfg.AsyncRTT && cfg.Policy != PolicyRandom; o.IsAsync(i, j) != want {
-						t.Errorf("%d–%d (%v) async=%v, want %v", i, j, rtt.at(i, j), o.IsAsync(i, j), want)
+					// The mode of a link follows its RTT, whatever picked it:
+					// slow above AsyncRTT, fast below the hysteresis band
+					// (inside it a long link stays slow, a near one fast).
+					band := time.Duration(float64(cfg.AsyncRTT) * (1 - cfg.Hysteresis))
+					switch r := rtt.at(i, j); {
+					case cfg.Policy == PolicyRandom || r <= band:
+						if o.IsAsync(i, j) {
+							t.Errorf("%d–%d (%v) async, want every round", i, j, r)
+						}
+					case r > cfg.AsyncRTT:
+						if !o.IsAsync(i, j) {
+							t.Errorf("%d–%d (%v) mixed every round, want async", i, j, r)
+						}
 					}
 				}
 			}

@@ -58,8 +58,8 @@ const (
 	DefaultLongPeriod   = 2
 	// DefaultAsyncRTT: links slower than this are mixed asynchronously.
 	// On PlanetLab RTTs (64 peers) it turns the slowest 5% of near links
-	// async and cuts the time to 93% accuracy by a third; about a third of
-	// the long links land within it and are mixed every round.
+	// async and cuts the time to 93% accuracy by a third; the long links
+	// that land well within it are mixed every round.
 	DefaultAsyncRTT      = 100 * time.Millisecond
 	DefaultRefusalMemory = 4
 	// DefaultUplinkBudget is how long a peer's uplink may take to send one
@@ -83,10 +83,11 @@ type SelectConfig struct {
 	Shortlist  int     // candidates probed per plan, by estimated RTT (default 8)
 	Hysteresis float64 // a current near neighbor stays unless a candidate is this fraction faster (default 0.2)
 	LongPeriod int     // rounds between mixes over a long link (default 2)
-	// AsyncRTT: an active link, near or long, whose announced RTT exceeds
-	// it is mixed asynchronously every LongPeriod rounds, and one within it
-	// every round; a long link of unknown RTT is asynchronous (default
-	// 100 ms; negative: near links never, long links always).
+	// AsyncRTT: an active near link whose announced RTT exceeds it is
+	// mixed asynchronously every LongPeriod rounds, one within it every
+	// round; a long link is mixed every round only below
+	// AsyncRTT×(1−Hysteresis) (SelectConfig.slowLong) (default 100 ms;
+	// negative: near links never asynchronous, long links always).
 	AsyncRTT time.Duration
 	// RefusalMemory is how many plans a peer that refused a proposal is
 	// left alone before it may be proposed again (default 4). Counted in
