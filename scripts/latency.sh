@@ -75,7 +75,7 @@ if [ -d "$DATA/mnist" ]; then
 	for seed in $MNIST_SEEDS; do
 		for pol in random latency+long; do
 			row "planetlab-mnist-$pol-seed$seed" 0.94 --peers 64 --seed "$seed" --dataset mnist --data-dir "$DATA/mnist" \
-				--latency-matrix "$RTT" --neighbors "$pol" --epochs 3 --eval-every 10 --eval-samples 2000
+				--latency-matrix "$RTT" --neighbors "$pol" --epochs 3 --eval-every 5 --eval-samples 2000
 		done
 	done
 	echo
