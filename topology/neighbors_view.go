@@ -182,8 +182,8 @@ func (v *View) Accepted(id string) []Link {
 }
 
 // Active returns id's active links, sorted by ID: the accepted links whose
-// other end accepts id back. A link is long only if neither end proposed
-// it as near.
+// other end accepts id back. Long marks a link mixed asynchronously: one
+// that either end proposed as slow (markSlowLinksAsync), near or long.
 func (v *View) Active(id string) []Link {
 	if t, ok := v.index[id]; ok {
 		return slices.Clone(v.active[t])

@@ -23,8 +23,8 @@ var (
 )
 
 // Overlay is the agreed neighbor graph: the active edges between peers
-// IDs[0..N-1] and which of them are mixed asynchronously. It also remembers what
-// each peer proposed, so that re-planning resumes from it.
+// IDs[0..N-1] and which of them are mixed asynchronously. It also
+// remembers what each peer proposed, so that re-planning resumes from it.
 type Overlay struct {
 	IDs   []string
 	Graph *Graph
