@@ -41,7 +41,7 @@ sim: build
 # One fuzz target per run: go test -fuzz takes a single target.
 fuzz:
 	for f in FuzzDecodeShard FuzzShardPastChecksum FuzzUnmarshalHeartbeat; do \
-		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 60s ./gossip/ || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 60s ./wire/ || exit 1; \
 	done
 
 results: build

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // CapabilityStatus is what a member announced it brings, from its latest
@@ -31,7 +33,7 @@ type capabilityTable struct {
 	caps map[peer.ID]CapabilityStatus
 }
 
-func (t *capabilityTable) note(from peer.ID, hb *Heartbeat) {
+func (t *capabilityTable) note(from peer.ID, hb *wire.Heartbeat) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.caps == nil {
@@ -62,7 +64,7 @@ func (t *capabilityTable) list(links []link) []CapabilityStatus {
 
 // device is what this peer announces it computes on: the lent GPU while its
 // steps run there, with the memory it may use, else PeerConfig.Device.
-func (p *Peer) device() Device {
+func (p *Peer) device() wire.Device {
 	if p.cfg.GPUStatus == nil {
 		return p.cfg.Device
 	}
@@ -70,11 +72,11 @@ func (p *Peer) device() Device {
 	if g.State != "idle-contributing" {
 		return p.cfg.Device
 	}
-	return Device{Name: announceableName(g.Name, "gpu"), MemoryBytes: min(g.MemoryBudgetBytes, MaxDeviceMemory)}
+	return wire.Device{Name: announceableName(g.Name, "gpu"), MemoryBytes: min(g.MemoryBudgetBytes, wire.MaxDeviceMemory)}
 }
 
 // announceableName makes a device name fit a heartbeat: printable UTF-8 of
-// at most MaxDeviceNameBytes, cut at a character boundary; fallback if
+// at most wire.MaxDeviceNameBytes, cut at a character boundary; fallback if
 // nothing printable is left.
 func announceableName(name, fallback string) string {
 	name = strings.Map(func(r rune) rune {
@@ -83,7 +85,7 @@ func announceableName(name, fallback string) string {
 		}
 		return r
 	}, strings.TrimSpace(name))
-	for len(name) > MaxDeviceNameBytes {
+	for len(name) > wire.MaxDeviceNameBytes {
 		_, size := utf8.DecodeLastRuneInString(name)
 		name = name[:len(name)-size]
 	}

@@ -5,31 +5,33 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 func TestPeerAnnouncesTheLentGPU(t *testing.T) {
 	var g GPUStatus
-	p := &Peer{cfg: PeerConfig{Device: Device{Name: "cpu"}, GPUStatus: func() GPUStatus { return g }}}
+	p := &Peer{cfg: PeerConfig{Device: wire.Device{Name: "cpu"}, GPUStatus: func() GPUStatus { return g }}}
 	for _, c := range []struct {
 		gpu  GPUStatus
-		want Device
+		want wire.Device
 	}{
-		{GPUStatus{State: "idle-contributing", Name: "NVIDIA H200 141GB HBM3e", MemoryBudgetBytes: 140 << 30}, Device{"NVIDIA H200 141GB HBM3e", 140 << 30}},
-		{GPUStatus{State: "yielded", Name: "NVIDIA H200 141GB HBM3e"}, Device{"cpu", 0}},
-		{GPUStatus{State: "no-gpu"}, Device{"cpu", 0}},
-		{GPUStatus{State: "idle-contributing", Name: "\x00\x07", MemoryBudgetBytes: 1 << 60}, Device{"gpu", MaxDeviceMemory}},
+		{GPUStatus{State: "idle-contributing", Name: "NVIDIA H200 141GB HBM3e", MemoryBudgetBytes: 140 << 30}, wire.Device{Name: "NVIDIA H200 141GB HBM3e", MemoryBytes: 140 << 30}},
+		{GPUStatus{State: "yielded", Name: "NVIDIA H200 141GB HBM3e"}, wire.Device{Name: "cpu", MemoryBytes: 0}},
+		{GPUStatus{State: "no-gpu"}, wire.Device{Name: "cpu", MemoryBytes: 0}},
+		{GPUStatus{State: "idle-contributing", Name: "\x00\x07", MemoryBudgetBytes: 1 << 60}, wire.Device{Name: "gpu", MemoryBytes: wire.MaxDeviceMemory}},
 	} {
 		g = c.gpu
 		if got := p.device(); got != c.want {
 			t.Errorf("GPU %+v: announces %+v, want %+v", c.gpu, got, c.want)
 		}
-		hb := Heartbeat{DataWeight: 1, Device: p.device()}
+		hb := wire.Heartbeat{DataWeight: 1, Device: p.device()}
 		if _, err := hb.Marshal(); err != nil {
 			t.Errorf("GPU %+v: the heartbeat would be refused: %v", c.gpu, err)
 		}
 	}
 	p.cfg.GPUStatus = nil
-	if got := p.device(); got != (Device{"cpu", 0}) {
+	if got := p.device(); got != (wire.Device{Name: "cpu", MemoryBytes: 0}) {
 		t.Errorf("without a GPU status: %+v", got)
 	}
 }
@@ -44,7 +46,7 @@ func TestAnnounceableName(t *testing.T) {
 		"":                        "gpu",
 	} {
 		got := announceableName(in, "gpu")
-		if got != want || len(got) > MaxDeviceNameBytes || checkDeviceName(got) != nil {
+		if got != want || len(got) > wire.MaxDeviceNameBytes || wire.CheckDeviceName(got) != nil {
 			t.Errorf("announceableName(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -53,9 +55,9 @@ func TestAnnounceableName(t *testing.T) {
 func TestCapabilityTable(t *testing.T) {
 	var tab capabilityTable
 	a, b := peer.ID("\x00\x05aaaaa"), peer.ID("\x00\x05bbbbb")
-	tab.note(b, &Heartbeat{SamplesPerSec: 900, Device: Device{Name: "cpu"}})
-	tab.note(a, &Heartbeat{SamplesPerSec: 41000, Device: Device{Name: "NVIDIA H200", MemoryBytes: 8 << 30}})
-	tab.note(a, &Heartbeat{SamplesPerSec: 42000, Device: Device{Name: "NVIDIA H200", MemoryBytes: 8 << 30}})
+	tab.note(b, &wire.Heartbeat{SamplesPerSec: 900, Device: wire.Device{Name: "cpu"}})
+	tab.note(a, &wire.Heartbeat{SamplesPerSec: 41000, Device: wire.Device{Name: "NVIDIA H200", MemoryBytes: 8 << 30}})
+	tab.note(a, &wire.Heartbeat{SamplesPerSec: 42000, Device: wire.Device{Name: "NVIDIA H200", MemoryBytes: 8 << 30}})
 	got := tab.list([]link{{id: b}})
 	if len(got) != 2 || got[0].PeerID != a.String() || got[0].SamplesPerSec != 42000 || got[0].Neighbor ||
 		got[1].PeerID != b.String() || got[1].Device != "cpu" || !got[1].Neighbor {

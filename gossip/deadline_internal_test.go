@@ -7,6 +7,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // TestRoundDeadlineIgnoresExpiredRounds: rounds that ended by deadline do
@@ -58,7 +59,7 @@ func TestRoundWaitsForLaggards(t *testing.T) {
 		heard: map[peer.ID]*heardBeat{}, sentRound: map[peer.ID]uint64{}}
 	p.cfg.Neighbors.LongPeriod = 2
 	p.roundStart = time.Now()
-	p.heard[peer.ID(a)] = &heardBeat{Heartbeat: Heartbeat{Round: 7}}
+	p.heard[peer.ID(a)] = &heardBeat{Heartbeat: wire.Heartbeat{Round: 7}}
 	// Round 10 closes the exchange opened in round 8.
 	cases := []struct {
 		name       string

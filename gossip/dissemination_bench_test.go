@@ -23,6 +23,7 @@ import (
 
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/p2p"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // BenchmarkDissemination measures how long one full parameter vector takes to
@@ -68,7 +69,7 @@ const rawProtocol = protocol.ID("/gradmesh-bench/raw/1.0.0")
 // gossipsub fails the benchmark instead of hanging it.
 const dissemVectorTimeout = 30 * time.Second
 
-var dissemRun = gossip.RunID("dissemination-bench")
+var dissemRun = wire.RunID("dissemination-bench")
 
 type dissemFixture struct {
 	ctx       context.Context
@@ -109,7 +110,7 @@ type assembly struct {
 
 // add stores s; it reports true when s completes its round's vector.
 // Shards of an already completed round are ignored.
-func (a *assembly) add(s *gossip.Shard) (bool, error) {
+func (a *assembly) add(s *wire.Shard) (bool, error) {
 	if !a.started || s.Round != a.round {
 		a.round, a.started, a.complete, a.got = s.Round, true, false, 0
 		if cap(a.vec) < int(s.Total) {
@@ -177,7 +178,7 @@ func newDissemFixture(b *testing.B, k int) *dissemFixture {
 	}
 
 	f := &dissemFixture{ctx: ctx, sender: hosts[0], arrivals: make(chan arrival, 4*k)}
-	name := gossip.ParamTopic(dissemRun, f.sender.ID())
+	name := wire.ParamTopic(dissemRun, f.sender.ID())
 	var err error
 	if f.topic, err = pubsubs[0].Join(name); err != nil {
 		b.Fatal(err)
@@ -214,7 +215,7 @@ func (f *dissemFixture) readGossip(ctx context.Context, i int, rx *dissemReceive
 		if err != nil {
 			return // cancelled: the benchmark is over
 		}
-		s, err := gossip.DecodeShard(msg.Data)
+		s, err := wire.DecodeShard(msg.Data)
 		var done bool
 		if err == nil {
 			done, err = rx.gossip.add(s)
@@ -249,7 +250,7 @@ func (f *dissemFixture) readRaw(i int, rx *dissemReceiver, s network.Stream) {
 			return
 		}
 		n := binary.LittleEndian.Uint32(prefix[:])
-		if n > gossip.MaxMessageBytes {
+		if n > wire.MaxMessageBytes {
 			fail(fmt.Errorf("frame of %d bytes", n))
 			return
 		}
@@ -258,7 +259,7 @@ func (f *dissemFixture) readRaw(i int, rx *dissemReceiver, s network.Stream) {
 			fail(err)
 			return
 		}
-		shard, err := gossip.DecodeShard(frame)
+		shard, err := wire.DecodeShard(frame)
 		if err != nil {
 			fail(err)
 			return
@@ -281,7 +282,7 @@ func (f *dissemFixture) readRaw(i int, rx *dissemReceiver, s network.Stream) {
 // transmits (outside the timer); send returns once everything is written;
 // result is where receiver rx rebuilds the vector, locked for reading.
 type method struct {
-	encode func(shards []gossip.Shard) ([][]byte, error)
+	encode func(shards []wire.Shard) ([][]byte, error)
 	send   func(ctx context.Context, bufs [][]byte) error
 	result func(rx *dissemReceiver) (vec []float32, unlock func())
 }
@@ -290,11 +291,11 @@ type method struct {
 // own (gossipsub keeps it), as gradmesh's Peer.publish does.
 func (f *dissemFixture) gossipsub() method {
 	return method{
-		encode: func(shards []gossip.Shard) ([][]byte, error) {
+		encode: func(shards []wire.Shard) ([][]byte, error) {
 			bufs := make([][]byte, len(shards))
 			for i := range shards {
 				var err error
-				if bufs[i], err = gossip.AppendShard(nil, &shards[i]); err != nil {
+				if bufs[i], err = wire.AppendShard(nil, &shards[i]); err != nil {
 					return nil, err
 				}
 			}
@@ -317,10 +318,10 @@ func (f *dissemFixture) gossipsub() method {
 // shards, each behind its length (4 bytes, little-endian), then closes it.
 func (f *dissemFixture) raw() method {
 	return method{
-		encode: func(shards []gossip.Shard) ([][]byte, error) {
+		encode: func(shards []wire.Shard) ([][]byte, error) {
 			frames := make([][]byte, len(shards))
 			for i := range shards {
-				buf, err := gossip.AppendShard(make([]byte, 4, 4+gossip.HeaderSize+4*len(shards[i].Values)), &shards[i])
+				buf, err := wire.AppendShard(make([]byte, 4, 4+wire.HeaderSize+4*len(shards[i].Values)), &shards[i])
 				if err != nil {
 					return nil, err
 				}
@@ -371,9 +372,9 @@ func (f *dissemFixture) bench(b *testing.B, params []float32, m method) {
 	for range b.N {
 		b.StopTimer()
 		f.round++
-		tmpl := gossip.Shard{RunID: dissemRun, Model: gossip.ModelFingerprint("bench", len(params)), Round: f.round,
-			Degree: uint16(k), DataWeight: 1, Encoding: gossip.EncodingFloat32}
-		bufs, err := m.encode(gossip.Split(tmpl, params, gossip.ShardValues(256<<10)))
+		tmpl := wire.Shard{RunID: dissemRun, Model: wire.ModelFingerprint("bench", len(params)), Round: f.round,
+			Degree: uint16(k), DataWeight: 1, Encoding: wire.EncodingFloat32}
+		bufs, err := m.encode(wire.Split(tmpl, params, wire.ShardValues(wire.Float32, 256<<10)))
 		if err != nil {
 			b.Fatal(err)
 		}

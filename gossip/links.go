@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // link is an active neighbor as the peer mixes with it: near links are
@@ -32,9 +33,9 @@ type neighbor struct {
 
 func (p *Peer) topicOf(id peer.ID, long bool) string {
 	if long {
-		return LongTopic(p.run, id)
+		return wire.LongTopic(p.run, id)
 	}
-	return ParamTopic(p.run, id)
+	return wire.ParamTopic(p.run, id)
 }
 
 // applyLinks makes links the peer's neighbor set: it follows the topics of
@@ -169,7 +170,7 @@ func (p *Peer) readShards(ctx context.Context, nb *neighbor) {
 		if err != nil {
 			return
 		}
-		s, ok := msg.ValidatorData.(*Shard)
+		s, ok := msg.ValidatorData.(*wire.Shard)
 		if !ok {
 			continue
 		}

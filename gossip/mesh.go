@@ -10,18 +10,19 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // heardBeat is a validated heartbeat, its author, and what the neighbor
 // planner reads of it, converted once on arrival.
 type heardBeat struct {
 	from peer.ID
-	Heartbeat
+	wire.Heartbeat
 	announcement topology.Announcement // the author's proposals, by peer ID string
 	coord        topology.Coord
 }
 
-func newHeardBeat(from peer.ID, hb *Heartbeat) *heardBeat {
+func newHeardBeat(from peer.ID, hb *wire.Heartbeat) *heardBeat {
 	h := &heardBeat{from: from, Heartbeat: *hb, coord: hb.Coord.Coord(),
 		announcement: topology.Announcement{From: from.String(), Proposals: make([]topology.Link, 0, len(hb.Proposals)),
 			UplinkBitsPerSec: 1000 * float64(hb.UplinkKbps)}}
@@ -35,7 +36,7 @@ func newHeardBeat(from peer.ID, hb *Heartbeat) *heardBeat {
 // control topic, by their string form.
 func (p *Peer) members() map[string]peer.ID {
 	out := map[string]peer.ID{}
-	for _, id := range p.cfg.PubSub.ListPeers(ControlTopic(p.run)) {
+	for _, id := range p.cfg.PubSub.ListPeers(wire.ControlTopic(p.run)) {
 		out[id.String()] = id
 	}
 	return out
@@ -45,7 +46,7 @@ func (p *Peer) members() map[string]peer.ID {
 // gossipsub accepts it. Malformed, forged or out-of-window messages are
 // rejected, logged and charged to the peer that delivered them.
 func (p *Peer) shardValidator(sender peer.ID, window uint64) func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult {
-	expect := Expect{RunID: p.run, Model: p.model, Total: len(p.cfg.Init), Window: window}
+	expect := wire.Expect{RunID: p.run, Model: p.model, Total: len(p.cfg.Init), Window: window}
 	return func(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 		if from == p.self {
 			return pubsub.ValidationAccept
@@ -59,12 +60,12 @@ func (p *Peer) shardValidator(sender peer.ID, window uint64) func(context.Contex
 		if msg.GetFrom() != sender {
 			return reject(errors.New("gossip: author is not the topic's sender"))
 		}
-		s, err := DecodeShard(msg.Data)
+		s, err := wire.DecodeShard(msg.Data)
 		if err != nil {
 			return reject(err)
 		}
 		if err := expect.Check(s, p.round.Load()); err != nil {
-			if Ignorable(err) { // a round outside the window: someone is behind, not hostile
+			if wire.Ignorable(err) { // a round outside the window: someone is behind, not hostile
 				p.log.Debug("ignored a parameter message", "from", from, "err", err)
 				return pubsub.ValidationIgnore
 			}
@@ -79,7 +80,7 @@ func (p *Peer) validateHeartbeat(_ context.Context, from peer.ID, msg *pubsub.Me
 	if from == p.self {
 		return pubsub.ValidationAccept
 	}
-	hb, err := UnmarshalHeartbeat(msg.Data, p.run, p.model)
+	hb, err := wire.UnmarshalHeartbeat(msg.Data, p.run, p.model)
 	if err == nil {
 		err = hb.CheckAuthor(msg.GetFrom())
 	}
@@ -99,7 +100,7 @@ func (p *Peer) readHeartbeats(ctx context.Context, sub *pubsub.Subscription, out
 		if err != nil {
 			return
 		}
-		hb, ok := msg.ValidatorData.(*Heartbeat)
+		hb, ok := msg.ValidatorData.(*wire.Heartbeat)
 		if !ok || msg.GetFrom() == p.self {
 			continue
 		}
@@ -178,8 +179,8 @@ func (p *Peer) publish(ctx context.Context, round int, params []float32, near, l
 	if !near && !long {
 		return
 	}
-	tmpl := Shard{RunID: p.run, Model: p.model, Round: uint64(round), Degree: uint16(min(len(p.links), 65535)),
-		DataWeight: float32(p.cfg.DataWeight), Encoding: EncodingFloat32}
+	tmpl := wire.Shard{RunID: p.run, Model: p.model, Round: uint64(round), Degree: uint16(min(len(p.links), 65535)),
+		DataWeight: float32(p.cfg.DataWeight), Encoding: wire.EncodingFloat32}
 	var topics []*pubsub.Topic
 	if near {
 		topics = append(topics, p.own)
@@ -189,8 +190,8 @@ func (p *Peer) publish(ctx context.Context, round int, params []float32, near, l
 		topics = append(topics, p.ownLong)
 		p.stats.noteLongPublish()
 	}
-	for _, s := range Split(tmpl, params, ShardValues(p.cfg.ShardBytes)) {
-		buf, err := AppendShard(nil, &s) // gossipsub keeps the slice: no reuse
+	for _, s := range wire.Split(tmpl, params, wire.ShardValues(wire.Float32, p.cfg.ShardBytes)) {
+		buf, err := wire.AppendShard(nil, &s) // gossipsub keeps the slice: no reuse
 		if err != nil {
 			p.log.Error("cannot encode a shard", "err", err)
 			return
@@ -212,12 +213,12 @@ func (p *Peer) publishHeartbeat(ctx context.Context) {
 	if p.node != nil {
 		round = uint64(p.node.Round())
 	}
-	hb := Heartbeat{RunID: p.run, Model: p.model, Round: round, Degree: uint16(min(len(p.links), MaxHeartbeatDegree)),
+	hb := wire.Heartbeat{RunID: p.run, Model: p.model, Round: round, Degree: uint16(min(len(p.links), wire.MaxHeartbeatDegree)),
 		DataWeight: float32(p.cfg.DataWeight), SamplesPerSec: float32(p.samplesPerSec()), Device: p.device(),
-		Coord: wireCoord(p.vivaldi.Coord()), UplinkKbps: uplinkKbps(p.cfg.UplinkBitsPerSec)}
+		Coord: wire.CoordOf(p.vivaldi.Coord()), UplinkKbps: wire.UplinkKbps(p.cfg.UplinkBitsPerSec)}
 	for _, l := range p.proposals {
-		if id, ok := p.idOf[l.ID]; ok && len(hb.Proposals) < MaxProposals {
-			hb.Proposals = append(hb.Proposals, Proposal{ID: id, Long: l.Long, Slow: l.Slow, RTT: l.RTT})
+		if id, ok := p.idOf[l.ID]; ok && len(hb.Proposals) < wire.MaxProposals {
+			hb.Proposals = append(hb.Proposals, wire.Proposal{ID: id, Long: l.Long, Slow: l.Slow, RTT: l.RTT})
 		}
 	}
 	b, err := hb.Marshal()

@@ -19,6 +19,7 @@ import (
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // livePeer is one real peer of a test mesh: its own libp2p host, gossipsub
@@ -332,8 +333,8 @@ func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 	}()
 	waitBandwidthSweep(t) // the meters publish totals only on their next sweep
 	payload := 0
-	for _, s := range gossip.Split(gossip.Shard{Encoding: gossip.EncodingFloat32}, f.init, gossip.ShardValues(256<<10)) {
-		b, err := gossip.AppendShard(nil, &s)
+	for _, s := range wire.Split(wire.Shard{Encoding: wire.EncodingFloat32}, f.init, wire.ShardValues(wire.Float32, 256<<10)) {
+		b, err := wire.AppendShard(nil, &s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,9 @@
 package gossip
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"time"
@@ -14,12 +11,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/gradmesh/gradmesh/wire"
 )
 
-// ModelProtocol serves a peer's current model to peers that join late or
-// fall behind: request = run id [16] + model fingerprint [16]; response =
-// round u64, shard count u32, then that many (length u32, shard) frames in
-// the wire format. Little-endian throughout.
+// ModelProtocol carries the model-sync exchange (wire.WriteModel) that
+// serves a peer's current model to peers that join late or fall behind.
 const ModelProtocol = protocol.ID("/gradmesh/model/1.0.0")
 
 const syncTimeout = 20 * time.Second
@@ -29,31 +26,14 @@ func (p *Peer) ServeModel() {
 	p.cfg.Host.SetStreamHandler(ModelProtocol, func(s network.Stream) {
 		defer s.Close()
 		_ = s.SetDeadline(time.Now().Add(syncTimeout))
-		var req [32]byte
-		if _, err := io.ReadFull(s, req[:]); err != nil || [16]byte(req[:16]) != p.run || [16]byte(req[16:]) != p.model {
+		if ok, err := wire.ReadModelRequest(s, p.run, p.model); err != nil || !ok {
 			_ = s.Reset()
 			return
 		}
-		params := *p.current.Load()
-		round := p.round.Load()
-		tmpl := Shard{RunID: p.run, Model: p.model, Round: round, DataWeight: 1, Encoding: EncodingFloat32}
-		shards := Split(tmpl, params, ShardValues(p.cfg.ShardBytes))
-		w := bufio.NewWriter(s)
-		var hdr [12]byte
-		binary.LittleEndian.PutUint64(hdr[:8], round)
-		binary.LittleEndian.PutUint32(hdr[8:], uint32(len(shards)))
-		_, _ = w.Write(hdr[:])
-		for i := range shards {
-			b, err := AppendShard(nil, &shards[i])
-			if err != nil {
-				_ = s.Reset()
-				return
-			}
-			binary.LittleEndian.PutUint32(hdr[:4], uint32(len(b)))
-			_, _ = w.Write(hdr[:4])
-			_, _ = w.Write(b)
+		tmpl := wire.Shard{RunID: p.run, Model: p.model, Round: p.round.Load(), DataWeight: 1, Encoding: wire.EncodingFloat32}
+		if err := wire.WriteModel(s, tmpl, *p.current.Load(), p.cfg.ShardBytes); err != nil {
+			_ = s.Reset()
 		}
-		_ = w.Flush()
 	})
 }
 
@@ -89,50 +69,11 @@ func (p *Peer) fetchFrom(ctx context.Context, id peer.ID) (int, []float32, error
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(syncTimeout))
-	if _, err := s.Write(append(p.run[:], p.model[:]...)); err != nil {
+	if _, err := s.Write(wire.AppendModelRequest(nil, p.run, p.model)); err != nil {
 		return 0, nil, err
 	}
-	r := bufio.NewReader(s)
-	var hdr [12]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, nil, err
-	}
-	round := binary.LittleEndian.Uint64(hdr[:8])
-	count := binary.LittleEndian.Uint32(hdr[8:])
-	total := len(p.cfg.Init)
-	if round >= 1<<40 || count == 0 || int(count) > total {
-		return 0, nil, fmt.Errorf("%w: model response claims round %d in %d shards", ErrMalformed, round, count)
-	}
-	asm := NewAssembler(total, 1, 1)
-	expect := Expect{RunID: p.run, Model: p.model, Total: total, Window: 0}
-	for range count {
-		if _, err := io.ReadFull(r, hdr[:4]); err != nil {
-			return 0, nil, err
-		}
-		n := binary.LittleEndian.Uint32(hdr[:4])
-		if n > MaxMessageBytes {
-			return 0, nil, fmt.Errorf("%w: model shard of %d bytes", ErrOversize, n)
-		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return 0, nil, err
-		}
-		sh, err := DecodeShard(buf)
-		if err != nil {
-			return 0, nil, err
-		}
-		if err := expect.Check(sh, round); err != nil {
-			return 0, nil, err
-		}
-		if _, err := asm.Add(id.String(), sh); err != nil {
-			return 0, nil, err
-		}
-	}
-	vec, got, of, ok := asm.Take(id.String(), round, make([]float32, total))
-	if !ok || got != of {
-		return 0, nil, fmt.Errorf("%w: model response incomplete (%d of %d shards)", ErrMalformed, got, of)
-	}
-	return int(round), vec, nil
+	round, vec, err := wire.ReadModel(s, wire.Expect{RunID: p.run, Model: p.model, Total: len(p.cfg.Init)})
+	return int(round), vec, err
 }
 
 func medianVector(models [][]float32) []float32 {

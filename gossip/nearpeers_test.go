@@ -9,6 +9,7 @@ import (
 
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // TestLivePeersPickNearNeighbors: eight live peers in two sites, 2–21 ms
@@ -56,7 +57,7 @@ func TestLivePeersPickNearNeighbors(t *testing.T) {
 	for i, lp := range live {
 		index[lp.host.ID().String()] = i
 	}
-	cfg := topology.SelectConfig{Degree: 3, Seed: gossip.RunSeed("mesh-test")}.WithDefaults()
+	cfg := topology.SelectConfig{Degree: 3, Seed: wire.RunSeed("mesh-test")}.WithDefaults()
 	var sts []gossip.Status
 	// Heartbeats keep flowing while the steps are held: wait until every
 	// peer has planned on the others' latest proposals.
@@ -157,7 +158,7 @@ func TestLivePeerTakesTheLinksItsUplinkAllows(t *testing.T) {
 	}
 	f.gate.set(5)
 	live := f.startAll(peers)
-	cfg := topology.SelectConfig{Seed: gossip.RunSeed("mesh-test"), MessageBytes: 4*len(f.init) + gossip.HeaderSize}.WithDefaults()
+	cfg := topology.SelectConfig{Seed: wire.RunSeed("mesh-test"), MessageBytes: 4*len(f.init) + wire.HeaderSize}.WithDefaults()
 	var sts []gossip.Status
 	waitFor(t, "the links to match the announced proposals and uplinks", 30*time.Second, func() bool {
 		sts = sts[:0]

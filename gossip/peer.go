@@ -17,6 +17,7 @@ import (
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // PeerConfig wires one training peer to the mesh.
@@ -32,9 +33,9 @@ type PeerConfig struct {
 	// (a ping) and is called from its own goroutine, at most once at a time
 	// per peer, every heartbeat period for the peers being probed.
 	RTT func(ctx context.Context, id peer.ID) (p2p.RTTSample, error)
-	// Device is what this peer computes on, announced in its heartbeats
+	// wire.Device is what this peer computes on, announced in its heartbeats
 	// (default: Name "cpu").
-	Device Device
+	Device wire.Device
 
 	Run        string // training run name: peers of one run train one model
 	ModelSpec  string // model architecture (training.Model.Spec), part of the fingerprint
@@ -90,7 +91,7 @@ func (c *PeerConfig) setDefaults() {
 	}
 	c.Neighbors = c.Neighbors.WithDefaults()
 	if c.Neighbors.Seed == 0 {
-		c.Neighbors.Seed = RunSeed(c.Run)
+		c.Neighbors.Seed = wire.RunSeed(c.Run)
 	}
 	if c.MinPeers <= 0 {
 		c.MinPeers = 1
@@ -102,10 +103,10 @@ func (c *PeerConfig) setDefaults() {
 		c.Heartbeat = time.Second
 	}
 	if c.ShardBytes <= 0 {
-		c.ShardBytes = 256 << 10
+		c.ShardBytes = wire.DefaultShardBytes
 	}
 	if c.Neighbors.MessageBytes == 0 {
-		c.Neighbors.MessageBytes = modelWireBytes(len(c.Init), c.ShardBytes)
+		c.Neighbors.MessageBytes = wire.VectorBytes(wire.Float32, len(c.Init), c.ShardBytes)
 	}
 	if c.DataWeight == 0 {
 		c.DataWeight = 1
@@ -130,9 +131,9 @@ type Peer struct {
 	node      *training.Node
 	round     atomic.Uint64 // node's round, read by validators
 	published []float32     // what this peer sent for the round in progress
-	asm       *Assembler
+	asm       *wire.Assembler
 
-	longAsm *Assembler // long neighbors' vectors, which arrive rounds late
+	longAsm *wire.Assembler // long neighbors' vectors, which arrive rounds late
 
 	control   *pubsub.Topic
 	own       *pubsub.Topic // parameter topic: near neighbors follow it
@@ -174,7 +175,7 @@ type Peer struct {
 type inbound struct {
 	from  peer.ID
 	long  bool // arrived on the sender's long topic
-	shard *Shard
+	shard *wire.Shard
 }
 
 type stepResult struct {
@@ -203,56 +204,56 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 	case cfg.Run == "":
 		return nil, errors.New("gossip: peer needs a run name")
 	}
-	if err := checkDeviceName(cfg.Device.Name); err != nil {
+	if err := wire.CheckDeviceName(cfg.Device.Name); err != nil {
 		return nil, fmt.Errorf("gossip: PeerConfig.Device: %w", err)
 	}
-	if cfg.Device.MemoryBytes > MaxDeviceMemory {
-		return nil, fmt.Errorf("gossip: PeerConfig.Device: memory %d bytes, at most %d", cfg.Device.MemoryBytes, uint64(MaxDeviceMemory))
+	if cfg.Device.MemoryBytes > wire.MaxDeviceMemory {
+		return nil, fmt.Errorf("gossip: PeerConfig.Device: memory %d bytes, at most %d", cfg.Device.MemoryBytes, uint64(wire.MaxDeviceMemory))
 	}
 	if err := cfg.Neighbors.Validate(); err != nil {
 		return nil, fmt.Errorf("gossip: PeerConfig.Neighbors: %w", err)
 	}
-	if !(cfg.UplinkBitsPerSec >= 0) || cfg.UplinkBitsPerSec > maxUplinkBitsPerSec {
-		return nil, fmt.Errorf("gossip: PeerConfig.UplinkBitsPerSec %g, want 0 (not stated) to %g", cfg.UplinkBitsPerSec, float64(maxUplinkBitsPerSec))
+	if !(cfg.UplinkBitsPerSec >= 0) || cfg.UplinkBitsPerSec > wire.MaxUplinkBitsPerSec {
+		return nil, fmt.Errorf("gossip: PeerConfig.UplinkBitsPerSec %g, want 0 (not stated) to %g", cfg.UplinkBitsPerSec, float64(wire.MaxUplinkBitsPerSec))
 	}
-	if cfg.Neighbors.MaxDegree > MaxProposals || cfg.Neighbors.Degree > MaxProposals {
+	if cfg.Neighbors.MaxDegree > wire.MaxProposals || cfg.Neighbors.Degree > wire.MaxProposals {
 		return nil, fmt.Errorf("gossip: PeerConfig.Neighbors: degree %d and max degree %d, at most %d (a heartbeat's proposals)",
-			cfg.Neighbors.Degree, cfg.Neighbors.MaxDegree, MaxProposals)
+			cfg.Neighbors.Degree, cfg.Neighbors.MaxDegree, wire.MaxProposals)
 	}
 	self := cfg.Host.ID()
 	planner, err := topology.NewPlanner(self.String(), cfg.Neighbors)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	planner.SetUplink(float64(uplinkKbps(cfg.UplinkBitsPerSec)) * 1000) // as the others will read it
+	planner.SetUplink(float64(wire.UplinkKbps(cfg.UplinkBitsPerSec)) * 1000) // as the others will read it
 	vcfg := topology.DefaultVivaldiConfig()
-	vcfg.Seed = RunSeed(string(self)) // reproducible for a given identity
+	vcfg.Seed = wire.RunSeed(string(self)) // reproducible for a given identity
 	vivaldi, err := topology.NewVivaldi(vcfg)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
-	p := &Peer{cfg: cfg, log: cfg.Logger, self: self, run: RunID(cfg.Run),
-		model:     ModelFingerprint(cfg.ModelSpec, len(cfg.Init)),
+	p := &Peer{cfg: cfg, log: cfg.Logger, self: self, run: wire.RunID(cfg.Run),
+		model:     wire.ModelFingerprint(cfg.ModelSpec, len(cfg.Init)),
 		neighbors: map[peer.ID]*neighbor{}, heard: map[peer.ID]*heardBeat{}, sentRound: map[peer.ID]uint64{},
 		planner: planner, vivaldi: vivaldi, coordErrorMax: vcfg.ErrorMax, idOf: map[string]peer.ID{},
 		inbox: make(chan inbound, 4096), stepped: make(chan stepResult, 1),
 		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4),
 		measured: make(chan measured, 64), probing: map[peer.ID]bool{}}
 	senders := 2*cfg.Neighbors.MaxDegree + 16 // room for neighbors that just left or just came
-	p.asm = NewAssembler(len(cfg.Init), senders, 2*Window+1)
-	p.longAsm = NewAssembler(len(cfg.Init), senders, 2*Window+1)
+	p.asm = wire.NewAssembler(len(cfg.Init), senders, 2*Window+1)
+	p.longAsm = wire.NewAssembler(len(cfg.Init), senders, 2*Window+1)
 	init := slices.Clone(cfg.Init)
 	p.current.Store(&init)
-	if p.control, err = cfg.PubSub.Join(ControlTopic(p.run)); err != nil {
+	if p.control, err = cfg.PubSub.Join(wire.ControlTopic(p.run)); err != nil {
 		return nil, fmt.Errorf("gossip: joining the control topic: %w", err)
 	}
-	if err = cfg.PubSub.RegisterTopicValidator(ControlTopic(p.run), p.validateHeartbeat); err != nil {
+	if err = cfg.PubSub.RegisterTopicValidator(wire.ControlTopic(p.run), p.validateHeartbeat); err != nil {
 		return nil, fmt.Errorf("gossip: control validator: %w", err)
 	}
-	if p.own, err = cfg.PubSub.Join(ParamTopic(p.run, p.self)); err != nil {
+	if p.own, err = cfg.PubSub.Join(wire.ParamTopic(p.run, p.self)); err != nil {
 		return nil, fmt.Errorf("gossip: joining own parameter topic: %w", err)
 	}
-	if p.ownLong, err = cfg.PubSub.Join(LongTopic(p.run, p.self)); err != nil {
+	if p.ownLong, err = cfg.PubSub.Join(wire.LongTopic(p.run, p.self)); err != nil {
 		return nil, fmt.Errorf("gossip: joining own long topic: %w", err)
 	}
 	p.stats.policy = string(cfg.Neighbors.Policy)

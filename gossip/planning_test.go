@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/gradmesh/gradmesh/internal/testpeer"
 	"github.com/gradmesh/gradmesh/topology"
 )
 
@@ -14,7 +15,7 @@ import (
 // keeps its previous links that are still members, and without any it
 // takes its accepted set, each weighted 1/(1+n).
 func TestFallbackLinks(t *testing.T) {
-	a, b, c, gone := seededID(t, 11), seededID(t, 12), seededID(t, 13), seededID(t, 14)
+	a, b, c, gone := testpeer.ID(t, 11), testpeer.ID(t, 12), testpeer.ID(t, 13), testpeer.ID(t, 14)
 	members := map[string]peer.ID{a.String(): a, b.String(): b, c.String(): c}
 	p := &Peer{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	accepted := []topology.Link{{ID: c.String()}, {ID: gone.String(), Long: true}, {ID: a.String(), Long: true}}

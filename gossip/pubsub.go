@@ -10,6 +10,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // NewPubSub starts gossipsub set up for neighbor-directed delivery.
@@ -41,7 +43,7 @@ func NewPubSub(ctx context.Context, h host.Host, scorer *Scorer) (*pubsub.PubSub
 		pubsub.WithPeerFilter(func(peer.ID, string) bool { return false }),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMaxMessageSize(MaxMessageBytes+frameSlack),
+		pubsub.WithMaxMessageSize(wire.MaxMessageBytes+frameSlack),
 		// A round publishes several shards at once; the default queue of 32
 		// per peer would drop the tail of a large model silently.
 		pubsub.WithPeerOutboundQueueSize(1024),

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // policyRun is the latency-aware run the neighbor tests share: the live
@@ -56,7 +56,7 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	out, rtt, nodes := simulatePlanetLab(t, run, peers, nil)
 	ids := out.ids()
 	cfg := run.Neighbors.WithDefaults()
-	cfg.Seed = gossip.RunSeed(simRunName) // as every live peer of the run derives it
+	cfg.Seed = wire.RunSeed(simRunName) // as every live peer of the run derives it
 	sym := roundTripRTT(rtt)
 	push := 2 * float64(cfg.Degree) * float64(encodedVectorBytes(t, out.data.init)) * 8 / float64(run.Link.BitsPerSec)
 	// A link's mode may differ where its measured RTT and its true one

@@ -18,6 +18,7 @@ import (
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // simRun is one protocol-level training run: the settings the
@@ -299,8 +300,8 @@ func simnetSeed(t *testing.T) uint64 {
 func encodedVectorBytes(t *testing.T, init []float32) int {
 	t.Helper()
 	n := 0
-	for _, s := range gossip.Split(gossip.Shard{Encoding: gossip.EncodingFloat32}, init, gossip.ShardValues(256<<10)) {
-		b, err := gossip.AppendShard(nil, &s)
+	for _, s := range wire.Split(wire.Shard{Encoding: wire.EncodingFloat32}, init, wire.ShardValues(wire.Float32, 256<<10)) {
+		b, err := wire.AppendShard(nil, &s)
 		if err != nil {
 			t.Fatal(err)
 		}

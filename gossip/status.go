@@ -12,6 +12,7 @@ import (
 
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // Status is a snapshot of a peer, served as JSON on /status.
@@ -208,7 +209,7 @@ func (p *Peer) samplesPerSec() float64 {
 
 // Status returns a snapshot; safe to call from any goroutine.
 func (p *Peer) Status() Status {
-	members := len(p.cfg.PubSub.ListPeers(ControlTopic(p.run)))
+	members := len(p.cfg.PubSub.ListPeers(wire.ControlTopic(p.run)))
 	var gpu *GPUStatus
 	if p.cfg.GPUStatus != nil {
 		g := p.cfg.GPUStatus()
@@ -220,7 +221,7 @@ func (p *Peer) Status() Status {
 	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
 		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
 		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch),
-		UplinkMbps: float64(uplinkKbps(p.cfg.UplinkBitsPerSec)) / 1000, MaxLinks: s.maxLinks}
+		UplinkMbps: float64(wire.UplinkKbps(p.cfg.UplinkBitsPerSec)) / 1000, MaxLinks: s.maxLinks}
 	st.GPU = gpu
 	st.Capabilities = p.caps.list(s.links)
 	for _, a := range p.cfg.Host.Addrs() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -12,30 +11,27 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
-)
 
-// testID is a fresh peer ID, different on every call.
-func testID(t *testing.T) peer.ID {
-	t.Helper()
-	return seededID(t, rand.Uint64())
-}
+	"github.com/gradmesh/gradmesh/internal/testpeer"
+	"github.com/gradmesh/gradmesh/wire"
+)
 
 // TestShardValidatorRejectsAndCharges drives the gossipsub validator of a
 // neighbor's parameter topic with hostile messages: each must be rejected,
 // logged with its reason, counted and charged to the peer that delivered it.
 func TestShardValidatorRejectsAndCharges(t *testing.T) {
 	var logs bytes.Buffer
-	self, sender, stranger := testID(t), testID(t), testID(t)
+	self, sender, stranger := testpeer.Fresh(t), testpeer.Fresh(t), testpeer.Fresh(t)
 	scorer := NewScorer()
 	frozen := time.Unix(1e9, 0)
 	scorer.now = func() time.Time { return frozen } // penalties decay with time; hold it still
 	p := &Peer{cfg: PeerConfig{Init: make([]float32, 760), Scorer: scorer}, self: self,
-		run: RunID("demo"), model: ModelFingerprint("mlp:64-10-10", 760), log: slog.New(slog.NewTextHandler(&logs, nil))}
+		run: wire.RunID("demo"), model: wire.ModelFingerprint("mlp:64-10-10", 760), log: slog.New(slog.NewTextHandler(&logs, nil))}
 	p.round.Store(7)
 	validate := p.shardValidator(sender, Window)
 	good := encode(t, exampleShard())
 	withRound := func(r uint64) []byte { s := exampleShard(); s.Round = r; return encode(t, s) }
-	withRun := func() []byte { s := exampleShard(); s.RunID = RunID("other"); return encode(t, s) }
+	withRun := func() []byte { s := exampleShard(); s.RunID = wire.RunID("other"); return encode(t, s) }
 	flipped := bytes.Clone(good)
 	flipped[90] ^= 0xff
 	cases := []struct {
@@ -92,7 +88,7 @@ func TestScorerPenaltyHalvesEveryHalfLife(t *testing.T) {
 	s := NewScorer()
 	now := time.Unix(1e9, 0)
 	s.now = func() time.Time { return now }
-	id := testID(t)
+	id := testpeer.Fresh(t)
 	s.Penalize(id)
 	s.Penalize(id)
 	if got := s.Score(id); got != -20 {
@@ -102,7 +98,21 @@ func TestScorerPenaltyHalvesEveryHalfLife(t *testing.T) {
 	if got := s.Score(id); got < -10.0001 || got > -9.9999 {
 		t.Fatalf("after one half-life: score %g, want -10", got)
 	}
-	if s.Score(testID(t)) != 0 {
+	if s.Score(testpeer.Fresh(t)) != 0 {
 		t.Fatal("an unknown peer has a penalty")
 	}
+}
+
+func exampleShard() *wire.Shard {
+	return &wire.Shard{RunID: wire.RunID("demo"), Model: wire.ModelFingerprint("mlp:64-10-10", 760), Round: 7, Index: 1, Count: 3,
+		Offset: 4, Total: 760, Degree: 4, DataWeight: 1, Encoding: wire.EncodingFloat32, Values: []float32{0.5, -1.25, 3}}
+}
+
+func encode(t testing.TB, s *wire.Shard) []byte {
+	t.Helper()
+	b, err := wire.AppendShard(nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -125,7 +125,7 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		record(i, 0, e.Init, 0)
 	}
 
-	msgBytes := e.messageBytes()
+	msgBytes := e.MessageBytes()
 	stepSeconds := e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
 	var q eventQueue
 	var mob MobilityStats

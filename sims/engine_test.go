@@ -89,7 +89,7 @@ func TestBytesAndSamplesAreCounted(t *testing.T) {
 	s.Rounds = 6
 	res := runSpec(t, s, 0)
 	e, _ := s.Prepare()
-	msg := float64(wireHeaderBytes + 4*len(e.Init))
+	msg := float64(e.MessageBytes())
 	if want := 6 * 2 * msg; res.BytesSentPerPeer != want {
 		t.Errorf("bytes sent per peer %g, want %g (6 rounds × 2 neighbors × %g)", res.BytesSentPerPeer, want, msg)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // Experiment is a fully resolved simulation: data already partitioned, model
@@ -35,13 +36,15 @@ type Experiment struct {
 	Rounds    int               // rounds every peer runs
 	EvalEvery int               // rounds between evaluation points
 	PeerFLOPS float64           // compute speed of every peer, FLOP/s
-	// HeaderBytes is the framing each parameter message carries on the wire
-	// beyond its 4 bytes per parameter.
-	HeaderBytes int
-	Target      float64 // accuracy whose first crossing is timed; 0 for none
-	Seed        uint64
-	Workers     int                   // goroutines computing steps; 0 means GOMAXPROCS
-	Progress    func(done, total int) // rounds finished over all peers; may be nil
+	// Codec encodes vectors on the wire (nil: wire.Float32) and ShardBytes
+	// bounds a shard (0: wire.DefaultShardBytes): a message costs exactly
+	// what a live peer sends (wire.VectorBytes).
+	Codec      wire.Codec
+	ShardBytes int
+	Target     float64 // accuracy whose first crossing is timed; 0 for none
+	Seed       uint64
+	Workers    int                   // goroutines computing steps; 0 means GOMAXPROCS
+	Progress   func(done, total int) // rounds finished over all peers; may be nil
 
 	// Facts about the setup that the summary reports; nil when they do not apply.
 	SpectralGap *float64 // 1 − |λ₂(W)| of the overlay's mixing matrix
@@ -131,5 +134,15 @@ func (e *Experiment) evalPoints() []int {
 	return append(pts, e.Rounds)
 }
 
-// messageBytes is the size of one parameter message on the wire.
-func (e *Experiment) messageBytes() int { return e.HeaderBytes + 4*e.Model.NumParams() }
+// MessageBytes is the size of one parameter message on the wire, as a live
+// peer encodes it.
+func (e *Experiment) MessageBytes() int {
+	c, shard := e.Codec, e.ShardBytes
+	if c == nil {
+		c = wire.Float32
+	}
+	if shard <= 0 {
+		shard = wire.DefaultShardBytes
+	}
+	return wire.VectorBytes(c, e.Model.NumParams(), shard)
+}

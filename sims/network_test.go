@@ -134,7 +134,7 @@ func twoPeerRun(t *testing.T, rounds int, network func(step float64, msgBytes in
 		t.Fatal(err)
 	}
 	step = e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
-	e.Network = network(step, e.HeaderBytes+4*len(e.Init))
+	e.Network = network(step, e.MessageBytes())
 	res, err := e.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +175,7 @@ func TestDownlinkQueuesMessagesFromSeveralPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	step := e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
-	down := float64(e.HeaderBytes+4*len(e.Init)) * 8 / 1e6
+	down := float64(e.MessageBytes()) * 8 / 1e6
 	e.Network = UniformNetwork(3, step, 0)
 	e.Network.DownlinkBitsPerSec = []float64{1e6, 1e6, 1e6}
 	res, err := e.Run(context.Background())

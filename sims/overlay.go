@@ -32,7 +32,7 @@ func (s Spec) planOverlay(src *latencySource, e *Experiment) (*topology.Overlay,
 		return nil, cfg, fmt.Errorf("sims: network coordinates: %w", err)
 	}
 	est := func(i, j int) time.Duration { return coords[i].DistanceTo(coords[j]) }
-	cfg.MessageBytes = e.messageBytes()
+	cfg.MessageBytes = e.MessageBytes()
 	o, conv, err := topology.BuildOverlayFunc(peerIDs(s.Peers), est, src.rtt, cfg, nil, e.Network.UplinkBitsPerSec, nil)
 	if err != nil {
 		return nil, cfg, fmt.Errorf("--neighbors %s over %d peers: %w", cfg.Policy, s.Peers, err)

@@ -76,9 +76,6 @@ func DefaultSpec() Spec {
 // Algorithms the simulator runs.
 var Algorithms = []string{"centralized", "local", "dpsgd"}
 
-// wireHeaderBytes is the framing a parameter message carries beyond its payload.
-const wireHeaderBytes = 64
-
 // Prepare loads and partitions the data, builds the model, overlay and
 // network, and checks every value, so a bad flag fails before any work.
 func (s Spec) Prepare() (*Experiment, error) {
@@ -98,7 +95,7 @@ func (s Spec) Prepare() (*Experiment, error) {
 		return nil, err
 	}
 	e := &Experiment{Algo: s.Algo, Model: model, Test: test, Optimizer: s.optimizer(),
-		Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9, HeaderBytes: wireHeaderBytes,
+		Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9,
 		Target: s.TargetAccuracy, Seed: s.Seed, Weighting: Weighting(s.Weighting)}
 	if s.Mix == "cta" {
 		e.Order = training.CombineThenAdapt

@@ -25,6 +25,7 @@ import (
 	"github.com/gradmesh/gradmesh/sims"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // stringList is a repeatable string flag.
@@ -178,8 +179,8 @@ func neighborConfig(f joinFlags) (topology.SelectConfig, error) {
 		long = f.longLinks
 	}
 	switch {
-	case f.degree < 1 || f.degree > gossip.MaxProposals/2:
-		return topology.SelectConfig{}, fmt.Errorf("--degree %d: want 1..%d (a peer accepts up to twice its degree)", f.degree, gossip.MaxProposals/2)
+	case f.degree < 1 || f.degree > wire.MaxProposals/2:
+		return topology.SelectConfig{}, fmt.Errorf("--degree %d: want 1..%d (a peer accepts up to twice its degree)", f.degree, wire.MaxProposals/2)
 	case f.longPeriod < 1:
 		return topology.SelectConfig{}, fmt.Errorf("--long-period %d: want ≥ 1 round", f.longPeriod)
 	case !(f.uplinkMbps >= 0) || f.uplinkMbps > 1e6:

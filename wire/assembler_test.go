@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"errors"
@@ -38,7 +38,7 @@ func shardsOf(t testing.TB, v []float32, round uint64, per int) []*Shard {
 
 func TestAssemblerRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, tt := range []struct{ total, per int }{{1, 1}, {10, 3}, {1000, 1000}, {1000, 999}, {100_003, ShardValues(16 << 10)}} {
+	for _, tt := range []struct{ total, per int }{{1, 1}, {10, 3}, {1000, 1000}, {1000, 999}, {100_003, ShardValues(Float32, 16<<10)}} {
 		t.Run(fmt.Sprintf("%d by %d", tt.total, tt.per), func(t *testing.T) {
 			a := NewAssembler(tt.total, 4, 4)
 			want := map[string][]float32{}

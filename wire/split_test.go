@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"errors"
@@ -22,14 +22,14 @@ func TestShardValues(t *testing.T) {
 		{math.MinInt, 1},
 	}
 	for _, tt := range tests {
-		if got := ShardValues(tt.budget); got != tt.want {
-			t.Errorf("ShardValues(%d) = %d, want %d", tt.budget, got, tt.want)
+		if got := ShardValues(Float32, tt.budget); got != tt.want {
+			t.Errorf("ShardValues(Float32, %d) = %d, want %d", tt.budget, got, tt.want)
 		}
 	}
 	for _, budget := range []int{HeaderSize + 4, 1000, 256 << 10, 1 << 20, 1 << 30} {
-		n := ShardValues(budget)
+		n := ShardValues(Float32, budget)
 		if size := HeaderSize + 4*n; size > min(budget, MaxShardBytes) {
-			t.Errorf("ShardValues(%d) = %d values encode to %d bytes, over the budget", budget, n, size)
+			t.Errorf("ShardValues(Float32, %d) = %d values encode to %d bytes, over the budget", budget, n, size)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"errors"
@@ -26,11 +26,11 @@ func TestExpectCheck(t *testing.T) {
 		{"wrong run", func(s *Shard) { s.RunID = RunID("other") }, 10, ErrWrongRun},
 		{"wrong model", func(s *Shard) { s.Model = ModelFingerprint("mlp:2", 21) }, 10, ErrWrongModel},
 		{"total mismatch", func(s *Shard) { s.Total = 21 }, 10, ErrShardRange},
-		{"stale", func(*Shard) {}, 14, ErrStaleRound},
-		{"future", func(*Shard) {}, 6, ErrFutureRound},
-		{"far future at round 0", func(s *Shard) { s.Round = math.MaxUint64 }, 0, ErrFutureRound},
+		{"stale", func(*Shard) {}, 14, ErrRoundBehind},
+		{"future", func(*Shard) {}, 6, ErrRoundAhead},
+		{"far future at round 0", func(s *Shard) { s.Round = math.MaxUint64 }, 0, ErrRoundAhead},
 		{"round 0 at round 0", func(s *Shard) { s.Round = 0 }, 0, nil},
-		{"stale near the top", func(s *Shard) { s.Round = math.MaxUint64 - 4 }, math.MaxUint64, ErrStaleRound},
+		{"stale near the top", func(s *Shard) { s.Round = math.MaxUint64 - 4 }, math.MaxUint64, ErrRoundBehind},
 		{"top at the top", func(s *Shard) { s.Round = math.MaxUint64 }, math.MaxUint64 - 1, nil},
 		{"weight 0", func(s *Shard) { s.DataWeight = 0 }, 10, ErrBadWeight},
 		{"weight -0", func(s *Shard) { s.DataWeight = float32(math.Copysign(0, -1)) }, 10, ErrBadWeight},
@@ -56,7 +56,7 @@ func TestExpectCheck(t *testing.T) {
 	}
 	exact := e
 	exact.Window = 0
-	for local, want := range map[uint64]error{9: ErrFutureRound, 10: nil, 11: ErrStaleRound} {
+	for local, want := range map[uint64]error{9: ErrRoundAhead, 10: nil, 11: ErrRoundBehind} {
 		if err := exact.Check(ok(), local); !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Errorf("window 0 at local round %d: %v, want %v", local, err, want)
 		}
@@ -64,7 +64,7 @@ func TestExpectCheck(t *testing.T) {
 }
 
 func TestIgnorable(t *testing.T) {
-	for _, err := range []error{ErrStaleRound, ErrFutureRound, fmt.Errorf("%w: round 3", ErrStaleRound)} {
+	for _, err := range []error{ErrRoundBehind, ErrRoundAhead, fmt.Errorf("%w: round 3", ErrRoundBehind)} {
 		if !Ignorable(err) {
 			t.Errorf("Ignorable(%v) = false", err)
 		}

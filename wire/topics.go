@@ -1,7 +1,6 @@
-package gossip
+package wire
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -29,12 +28,4 @@ func ParamTopic(run [16]byte, sender peer.ID) string {
 // LongPeriod rounds rather than every round. Shards as on ParamTopic.
 func LongTopic(run [16]byte, sender peer.ID) string {
 	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/long/" + sender.String()
-}
-
-// RunSeed is the run-wide seed of neighbor selection (rendezvous hashing of
-// random and long links), the same on every peer of the run: the first 8
-// bytes, little-endian, of SHA-256("gradmesh/neighbors/" + run).
-func RunSeed(run string) uint64 {
-	h := hash16("gradmesh/neighbors/" + run)
-	return binary.LittleEndian.Uint64(h[:8])
 }

@@ -1,20 +1,49 @@
-package gossip
+package wire
 
 import (
 	"fmt"
 	"math"
 )
 
-// ShardValues is how many float32 values go in one shard so that the encoded
-// shard stays within maxBytes bytes, itself capped at MaxShardBytes. A 256 KiB
-// budget pipelines well over gossipsub; callers pass theirs. A budget too
-// small for even one value (under HeaderSize+4 bytes) yields 1, the smallest
-// shard there is.
-func ShardValues(maxBytes int) int {
-	if maxBytes < HeaderSize+4 {
+// ShardValues is how many values go in one shard so that, encoded with c,
+// the shard stays within maxBytes bytes, itself capped at MaxShardBytes. A
+// 256 KiB budget pipelines well over gossipsub; callers pass theirs. A budget
+// too small for even one value yields 1, the smallest shard there is.
+func ShardValues(c Codec, maxBytes int) int {
+	if maxBytes <= HeaderSize {
 		return 1
 	}
-	return (min(maxBytes, MaxShardBytes) - HeaderSize) / 4
+	budget := min(maxBytes, MaxShardBytes) - HeaderSize
+	// EncodedSize grows with n: the largest n within budget, by bisection.
+	// No codec spends less than a bit per value.
+	lo, hi := 1, 8*MaxShardBytes
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if c.EncodedSize(mid) <= budget {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// DefaultShardBytes is the shard budget peers use unless told otherwise:
+// 256 KiB shards pipeline well over gossipsub.
+const DefaultShardBytes = 256 << 10
+
+// VectorBytes is what one vector of n values costs on the wire, encoded
+// with c in shards of at most shardBytes: every shard's header and payload,
+// as Split cuts it and AppendShard writes it. The live peer and the
+// simulator both price a message with it, so their byte counts agree.
+func VectorBytes(c Codec, n, shardBytes int) int {
+	per := ShardValues(c, shardBytes)
+	full, rest := n/per, n%per
+	bytes := full * (HeaderSize + c.EncodedSize(per))
+	if rest > 0 {
+		bytes += HeaderSize + c.EncodedSize(rest)
+	}
+	return bytes
 }
 
 // Split cuts params into shards of at most per values each: shard i holds
@@ -29,10 +58,10 @@ func ShardValues(maxBytes int) int {
 // which the wire format cannot address.
 func Split(template Shard, params []float32, per int) []Shard {
 	if per < 1 {
-		panic(fmt.Sprintf("gossip: Split with %d values per shard", per))
+		panic(fmt.Sprintf("wire: Split with %d values per shard", per))
 	}
 	if uint64(len(params)) > math.MaxUint32 {
-		panic(fmt.Sprintf("gossip: Split of %d values, more than the wire format's %d", len(params), uint64(math.MaxUint32)))
+		panic(fmt.Sprintf("wire: Split of %d values, more than the wire format's %d", len(params), uint64(math.MaxUint32)))
 	}
 	count := len(params) / per
 	if len(params)%per != 0 {

@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"encoding/binary"
@@ -280,7 +280,7 @@ func (hb *Heartbeat) check() error {
 	case len(hb.Proposals) > MaxProposals:
 		return fmt.Errorf("%w: heartbeat proposes %d links, at most %d", ErrMalformed, len(hb.Proposals), MaxProposals)
 	}
-	if err := checkDeviceName(hb.Device.Name); err != nil {
+	if err := CheckDeviceName(hb.Device.Name); err != nil {
 		return err
 	}
 	if err := hb.Coord.check(); err != nil {
@@ -337,9 +337,10 @@ func (hb *Heartbeat) CheckAuthor(from peer.ID) error {
 	return nil
 }
 
-// checkDeviceName: printable UTF-8 (it ends up in logs and /status), no
-// longer than MaxDeviceNameBytes, not empty.
-func checkDeviceName(name string) error {
+// CheckDeviceName accepts a device name a heartbeat may carry: printable
+// UTF-8 (it ends up in logs and /status), no longer than
+// MaxDeviceNameBytes, not empty.
+func CheckDeviceName(name string) error {
 	switch {
 	case name == "" || len(name) > MaxDeviceNameBytes:
 		return fmt.Errorf("%w: heartbeat device name of %d bytes, want 1..%d", ErrMalformed, len(name), MaxDeviceNameBytes)
@@ -374,13 +375,26 @@ func (c WireCoord) Coord() topology.Coord {
 	return out
 }
 
-// wireCoord rounds a coordinate to binary32 for a heartbeat. Components
+// CoordOf rounds a coordinate to binary32 for a heartbeat. Components
 // beyond CoordDims are dropped, missing ones are 0; a coordinate that
 // Validate refuses stays refused after rounding.
-func wireCoord(c topology.Coord) WireCoord {
+func CoordOf(c topology.Coord) WireCoord {
 	out := WireCoord{Height: float32(c.Height), Adjustment: float32(c.Adjustment), Error: float32(c.Error)}
 	for i := range min(len(c.Vec), CoordDims) {
 		out.Vec[i] = float32(c.Vec[i])
 	}
 	return out
+}
+
+// MaxUplinkBitsPerSec is the fastest uplink a heartbeat can state: its
+// field is a u32 in kbit/s.
+const MaxUplinkBitsPerSec = math.MaxUint32 * 1000
+
+// UplinkKbps is an uplink rate as a heartbeat states it: whole kbit/s, at
+// least 1 for any stated rate, 0 for none.
+func UplinkKbps(bitsPerSec float64) uint32 {
+	if !(bitsPerSec > 0) {
+		return 0
+	}
+	return uint32(min(max(math.Round(bitsPerSec/1000), 1), math.MaxUint32))
 }

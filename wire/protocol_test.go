@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"bufio"
@@ -150,10 +150,10 @@ func TestProtocolTopicsAndSizes(t *testing.T) {
 			t.Errorf("PROTOCOL.md lacks %q", want)
 		}
 	}
-	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(256<<10) != 65_516 || maxShardValues != 261_100 ||
+	if HeaderSize != 80 || MaxShardBytes != 1_044_480 || ShardValues(Float32, 256<<10) != 65_516 || maxShardValues != 261_100 ||
 		HeartbeatVersion != 5 || MaxProposals != 32 || MinHeartbeatBytes != 121 || MaxHeartbeatBytes != 2_424 ||
 		MaxDeviceNameBytes != 64 || MaxHeartbeatDegree != 1024 || ControlTopic(RunID("demo")) != "/gradmesh/v5/9e8c11493546427b21ae34d683b7a749/control" ||
-		modelWireBytes(65_517, 256<<10) != 4*65_517+2*80 {
+		VectorBytes(Float32, 65_517, 256<<10) != 4*65_517+2*80 {
 		t.Error("the sizes stated in PROTOCOL.md no longer match the code")
 	}
 	seed := sha256.Sum256([]byte("gradmesh/neighbors/demo"))

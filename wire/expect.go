@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ type Expect struct {
 // Check returns nil if s meets e with the receiver at localRound, or the
 // first broken rule as an error wrapping its sentinel, in this order:
 // ErrWrongRun, ErrWrongModel, ErrShardRange (s.Total != e.Total),
-// ErrStaleRound and ErrFutureRound (s.Round outside the window), ErrBadWeight
+// ErrRoundBehind and ErrRoundAhead (s.Round outside the window), ErrBadWeight
 // (DataWeight NaN, infinite, <= 0 or > MaxDataWeight). A nil s is
 // ErrMalformed.
 //
@@ -48,9 +48,9 @@ func (e Expect) Check(s *Shard, localRound uint64) error {
 	}
 	switch {
 	case s.Round < lo:
-		return fmt.Errorf("%w: round %d, accepting %d..%d at local round %d", ErrStaleRound, s.Round, lo, hi, localRound)
+		return fmt.Errorf("%w: round %d, accepting %d..%d at local round %d", ErrRoundBehind, s.Round, lo, hi, localRound)
 	case s.Round > hi:
-		return fmt.Errorf("%w: round %d, accepting %d..%d at local round %d", ErrFutureRound, s.Round, lo, hi, localRound)
+		return fmt.Errorf("%w: round %d, accepting %d..%d at local round %d", ErrRoundAhead, s.Round, lo, hi, localRound)
 	case !(s.DataWeight > 0 && s.DataWeight <= MaxDataWeight):
 		return fmt.Errorf("%w: data weight %v", ErrBadWeight, s.DataWeight)
 	}
@@ -64,5 +64,5 @@ func (e Expect) Check(s *Shard, localRound uint64) error {
 // DecodeShard and Check with pubsub.ValidationReject (drop and penalize the
 // peer), as docs/PROTOCOL.md specifies.
 func Ignorable(err error) bool {
-	return errors.Is(err, ErrStaleRound) || errors.Is(err, ErrFutureRound)
+	return errors.Is(err, ErrRoundBehind) || errors.Is(err, ErrRoundAhead)
 }

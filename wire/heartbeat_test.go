@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"bytes"
@@ -6,40 +6,23 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
-)
 
-// seededID is a deterministic Ed25519 peer ID: the same seed always gives
-// the same ID, so tests and the protocol document can name fixed peers.
-func seededID(t testing.TB, seed uint64) peer.ID {
-	t.Helper()
-	var s [32]byte
-	binary.LittleEndian.PutUint64(s[:], seed)
-	_, pub, err := crypto.GenerateEd25519Key(rand.NewChaCha8(s))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
+	"github.com/gradmesh/gradmesh/internal/testpeer"
+)
 
 func exampleHeartbeat(t testing.TB) *Heartbeat {
 	return &Heartbeat{RunID: RunID("hb-test"), Model: ModelFingerprint("mlp:8", 90), Round: 1234, Degree: 3,
 		DataWeight: 0.5, SamplesPerSec: 2048, UplinkKbps: 25_000, Device: Device{Name: "NVIDIA H200", MemoryBytes: 141 << 30},
 		Coord: WireCoord{Vec: [CoordDims]float32{0.001, -0.002, 0.0005, 0, 0, 0, 0, -0.0001}, Height: 0.0002, Adjustment: -0.00001, Error: 0.35},
-		Proposals: []Proposal{{ID: seededID(t, 1), RTT: 1500 * time.Microsecond}, {ID: seededID(t, 2)},
-			{ID: seededID(t, 3), Long: true, Slow: true, RTT: 180 * time.Millisecond}, {ID: seededID(t, 4), Slow: true, RTT: 120 * time.Millisecond},
-			{ID: seededID(t, 5), Long: true, RTT: 60 * time.Millisecond}}}
+		Proposals: []Proposal{{ID: testpeer.ID(t, 1), RTT: 1500 * time.Microsecond}, {ID: testpeer.ID(t, 2)},
+			{ID: testpeer.ID(t, 3), Long: true, Slow: true, RTT: 180 * time.Millisecond}, {ID: testpeer.ID(t, 4), Slow: true, RTT: 120 * time.Millisecond},
+			{ID: testpeer.ID(t, 5), Long: true, RTT: 60 * time.Millisecond}}}
 }
 
 func mustMarshal(t testing.TB, hb *Heartbeat) []byte {
@@ -68,7 +51,7 @@ func TestHeartbeatRoundTrip(t *testing.T) {
 	full := exampleHeartbeat(t)
 	full.Proposals = nil
 	for i := range MaxProposals {
-		full.Proposals = append(full.Proposals, Proposal{ID: seededID(t, uint64(100+i)), Long: i%2 == 0, Slow: i%3 == 1, RTT: MaxProposalRTT})
+		full.Proposals = append(full.Proposals, Proposal{ID: testpeer.ID(t, uint64(100+i)), Long: i%2 == 0, Slow: i%3 == 1, RTT: MaxProposalRTT})
 	}
 	full.Device.Name = strings.Repeat("é", MaxDeviceNameBytes/2)
 	full.Round, full.Degree, full.Device.MemoryBytes, full.UplinkKbps = math.MaxUint64, MaxHeartbeatDegree, MaxDeviceMemory, math.MaxUint32
@@ -124,7 +107,7 @@ func TestHeartbeatMarshalRefuses(t *testing.T) {
 		{"invalid UTF-8", func(hb *Heartbeat) { hb.Device.Name = "gpu\xff" }, ErrMalformed, "UTF-8"},
 		{"too many proposals", func(hb *Heartbeat) {
 			for i := range MaxProposals {
-				hb.Proposals = append(hb.Proposals, Proposal{ID: seededID(t, uint64(200+i))})
+				hb.Proposals = append(hb.Proposals, Proposal{ID: testpeer.ID(t, uint64(200+i))})
 			}
 		}, ErrMalformed, "proposes"},
 		{"duplicate proposal", func(hb *Heartbeat) { hb.Proposals[2].ID = hb.Proposals[0].ID }, ErrMalformed, "twice"},
@@ -254,7 +237,7 @@ func TestUnmarshalHeartbeatTruncatedAndFlipped(t *testing.T) {
 
 func TestHeartbeatCheckAuthor(t *testing.T) {
 	hb := exampleHeartbeat(t)
-	if err := hb.CheckAuthor(seededID(t, 9)); err != nil {
+	if err := hb.CheckAuthor(testpeer.ID(t, 9)); err != nil {
 		t.Errorf("a heartbeat proposing others: %v", err)
 	}
 	if err := hb.CheckAuthor(hb.Proposals[1].ID); !errors.Is(err, ErrMalformed) {

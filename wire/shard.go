@@ -1,13 +1,11 @@
-package gossip
+package wire
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"math"
 	"slices"
-	"strconv"
 )
 
 // Wire format v1 of a parameter shard, as specified in docs/PROTOCOL.md.
@@ -29,9 +27,10 @@ import (
 //	 64   2 u16      degree: sender's neighbor count this round
 //	 66   2 u16      reserved: 0
 //	 68   4 f32      data weight n_i / mean(n)
-//	 72   4 u32      payload length in bytes (4 × value count)
+//	 72   4 u32      payload length in bytes (the codec's size of value count)
 //	 76   4 u32      CRC-32C (Castagnoli) of bytes 0..75, then the payload
-//	 80   …          payload: value count × f32
+//	 80   …          payload: the values as the encoding's Codec writes them
+//	                 (EncodingFloat32: value count × f32)
 const (
 	// WireVersion is the version byte this package writes and the only one
 	// it reads.
@@ -51,9 +50,6 @@ const (
 	// AppendShard writes and DecodeShard reads.
 	MaxShardBytes = MaxMessageBytes - FrameReserve
 )
-
-// maxShardValues is how many float32 values fit in MaxShardBytes.
-const maxShardValues = (MaxShardBytes - HeaderSize) / 4
 
 // Byte offsets of the header fields.
 const (
@@ -75,21 +71,8 @@ const (
 	offCRC        = 76
 )
 
-// Encoding says how a shard's payload represents its values.
+// Encoding names a shard's payload codec (see Codec); 0 is invalid.
 type Encoding uint8
-
-// EncodingFloat32 is a payload of value count × IEEE-754 binary32,
-// little-endian. Encoding 0 is invalid; other values are left for
-// compressed encodings of later versions.
-const EncodingFloat32 Encoding = 1
-
-// String names the encoding for logs.
-func (e Encoding) String() string {
-	if e == EncodingFloat32 {
-		return "float32"
-	}
-	return "encoding(" + strconv.Itoa(int(e)) + ")"
-}
 
 var shardMagic = [4]byte{'G', 'M', 'S', 'H'}
 
@@ -110,50 +93,40 @@ type Shard struct {
 	Values       []float32
 }
 
-// RunID names a training run on the wire: the first 16 bytes of
-// SHA-256("gradmesh/run/" + run).
-func RunID(run string) [16]byte { return hash16("gradmesh/run/" + run) }
-
-// ModelFingerprint identifies a parameter layout: the first 16 bytes of
-// SHA-256("gradmesh/model/" + spec + "/" + params in decimal).
-func ModelFingerprint(spec string, params int) [16]byte {
-	return hash16("gradmesh/model/" + spec + "/" + strconv.Itoa(params))
-}
-
-func hash16(s string) [16]byte {
-	sum := sha256.Sum256([]byte(s))
-	return [16]byte(sum[:16])
-}
-
-// AppendShard appends the v1 encoding of s to dst and returns the extended
+// AppendShard appends the encoding of s to dst and returns the extended
 // slice. It refuses, with dst unchanged, what a receiver's DecodeShard would
 // reject, so that a sender is never penalized for its own encoding: an
-// encoding other than EncodingFloat32 or no values (ErrMalformed), more
+// encoding with no registered codec or no values (ErrMalformed), more
 // values than fit in MaxShardBytes (ErrOversize), inconsistent index, count,
-// offset and total (ErrShardRange, check 4 of PROTOCOL.md), or a NaN or infinite
-// value (ErrNonFinite), such as a diverged model would produce. The data
-// weight is not checked here; see Expect.Check.
+// offset and total (ErrShardRange, check 4 of PROTOCOL.md), or a NaN or
+// infinite value (ErrNonFinite), such as a diverged model would produce. The
+// data weight is not checked here; see Expect.Check.
 func AppendShard(dst []byte, s *Shard) ([]byte, error) {
 	if s == nil {
 		return dst, fmt.Errorf("%w: nil shard", ErrMalformed)
 	}
+	c, known := CodecFor(s.Encoding)
 	n := len(s.Values)
 	switch {
-	case s.Encoding != EncodingFloat32:
+	case !known:
 		return dst, fmt.Errorf("%w: shard %d of %d: %v is not supported", ErrMalformed, s.Index, s.Count, s.Encoding)
 	case n == 0:
 		return dst, fmt.Errorf("%w: shard %d of %d has no values", ErrMalformed, s.Index, s.Count)
-	case n > maxShardValues:
+	case HeaderSize+c.EncodedSize(n) > MaxShardBytes:
 		return dst, fmt.Errorf("%w: shard %d of %d: %d values encode to %d bytes, over the %d-byte budget",
-			ErrOversize, s.Index, s.Count, n, HeaderSize+4*n, MaxShardBytes)
+			ErrOversize, s.Index, s.Count, n, HeaderSize+c.EncodedSize(n), MaxShardBytes)
 	}
 	if err := checkGeometry(s.Index, s.Count, s.Offset, s.Total, n); err != nil {
 		return dst, err
 	}
+	if i := firstNonFinite(s.Values); i >= 0 {
+		return dst, fmt.Errorf("%w: shard %d of %d: value %d (vector index %d) is %v",
+			ErrNonFinite, s.Index, s.Count, i, uint64(s.Offset)+uint64(i), s.Values[i])
+	}
 
-	start, size := len(dst), HeaderSize+4*n
+	start, size := len(dst), HeaderSize+c.EncodedSize(n)
 	dst = slices.Grow(dst, size)
-	b := dst[start : start+size]
+	b := dst[start : start+HeaderSize]
 	le := binary.LittleEndian
 	copy(b[offMagic:], shardMagic[:])
 	b[offVersion] = WireVersion
@@ -169,18 +142,14 @@ func AppendShard(dst []byte, s *Shard) ([]byte, error) {
 	le.PutUint16(b[offDegree:], s.Degree)
 	le.PutUint16(b[offReserved:], 0)
 	le.PutUint32(b[offWeight:], math.Float32bits(s.DataWeight))
-	le.PutUint32(b[offPayloadLen:], uint32(4*n))
-	payload := b[HeaderSize : HeaderSize+4*n]
-	for i, v := range s.Values {
-		bits := math.Float32bits(v)
-		if !finiteBits(bits) {
-			return dst[:start], fmt.Errorf("%w: shard %d of %d: value %d (vector index %d) is %v",
-				ErrNonFinite, s.Index, s.Count, i, uint64(s.Offset)+uint64(i), v)
-		}
-		le.PutUint32(payload[4*i:4*i+4], bits)
+	le.PutUint32(b[offPayloadLen:], uint32(size-HeaderSize))
+	dst = c.Append(dst[:start+HeaderSize], s.Values)
+	if len(dst) != start+size {
+		return dst[:start], fmt.Errorf("%w: codec %s wrote %d payload bytes for %d values, not the %d it states",
+			ErrMalformed, c.Name(), len(dst)-start-HeaderSize, n, size-HeaderSize)
 	}
-	le.PutUint32(b[offCRC:], shardChecksum(b))
-	return dst[:start+size], nil
+	le.PutUint32(dst[start+offCRC:], shardChecksum(dst[start:]))
+	return dst, nil
 }
 
 // DecodeShard parses one encoded shard and checks its structure: size
@@ -200,12 +169,13 @@ func DecodeShard(b []byte) (*Shard, error) {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrMalformed, len(b), HeaderSize)
 	}
 	le := binary.LittleEndian
+	c, known := CodecFor(Encoding(b[offEncoding]))
 	switch {
 	case [4]byte(b[offMagic:]) != shardMagic:
 		return nil, fmt.Errorf("%w: magic %x at offset 0, want %x (\"GMSH\")", ErrMalformed, b[offMagic:offMagic+4], shardMagic[:])
 	case b[offVersion] != WireVersion:
 		return nil, fmt.Errorf("%w: version %d at offset %d, want %d", ErrMalformed, b[offVersion], offVersion, WireVersion)
-	case Encoding(b[offEncoding]) != EncodingFloat32:
+	case !known:
 		return nil, fmt.Errorf("%w: unknown encoding %d at offset %d", ErrMalformed, b[offEncoding], offEncoding)
 	case le.Uint16(b[offFlags:]) != 0:
 		return nil, fmt.Errorf("%w: reserved flags %#04x at offset %d, want 0", ErrMalformed, le.Uint16(b[offFlags:]), offFlags)
@@ -218,8 +188,10 @@ func DecodeShard(b []byte) (*Shard, error) {
 		return nil, fmt.Errorf("%w: payload length %d at offset %d, but %d payload bytes present", ErrMalformed, plen, offPayloadLen, present)
 	case plen == 0:
 		return nil, fmt.Errorf("%w: empty payload", ErrMalformed)
-	case plen%4 != 0:
-		return nil, fmt.Errorf("%w: payload of %d bytes is not a whole number of float32 values", ErrMalformed, plen)
+	}
+	n, err := c.ValueCount(present)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, c.Name(), err)
 	}
 	if got, want := le.Uint32(b[offCRC:]), shardChecksum(b); got != want {
 		return nil, fmt.Errorf("%w: CRC-32C %08x at offset %d, computed %08x", ErrChecksum, got, offCRC, want)
@@ -237,22 +209,29 @@ func DecodeShard(b []byte) (*Shard, error) {
 	}
 	copy(s.RunID[:], b[offRun:])
 	copy(s.Model[:], b[offModel:])
-	n := present / 4
 	if err := checkGeometry(s.Index, s.Count, s.Offset, s.Total, n); err != nil {
 		return nil, err
 	}
 	values := make([]float32, n)
-	payload := b[HeaderSize : HeaderSize+4*n]
-	for i := range values {
-		bits := le.Uint32(payload[4*i : 4*i+4])
-		if !finiteBits(bits) {
-			return nil, fmt.Errorf("%w: shard %d of %d: value %d (vector index %d, byte %d) is %v",
-				ErrNonFinite, s.Index, s.Count, i, uint64(s.Offset)+uint64(i), HeaderSize+4*i, math.Float32frombits(bits))
-		}
-		values[i] = math.Float32frombits(bits)
+	if err := c.Decode(values, b[HeaderSize:]); err != nil {
+		return nil, fmt.Errorf("%w: %s payload: %v", ErrMalformed, c.Name(), err)
+	}
+	if i := firstNonFinite(values); i >= 0 {
+		return nil, fmt.Errorf("%w: shard %d of %d: value %d (vector index %d) is %v",
+			ErrNonFinite, s.Index, s.Count, i, uint64(s.Offset)+uint64(i), values[i])
 	}
 	s.Values = values
 	return s, nil
+}
+
+// firstNonFinite is the index of the first NaN or ±Inf in v, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
 }
 
 // shardChecksum is the CRC-32C of an encoded shard: header bytes before the CRC
@@ -261,7 +240,3 @@ func shardChecksum(b []byte) uint32 {
 	c := crc32.Update(0, crcTable, b[:offCRC])
 	return crc32.Update(c, crcTable, b[HeaderSize:])
 }
-
-// finiteBits reports whether the float32 with these bits is finite: NaN and
-// ±Inf are the patterns whose 8 exponent bits are all ones.
-func finiteBits(bits uint32) bool { return bits&0x7f800000 != 0x7f800000 }

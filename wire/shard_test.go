@@ -1,4 +1,4 @@
-package gossip
+package wire
 
 import (
 	"bytes"
@@ -357,7 +357,7 @@ func checkDecodeProperties(t *testing.T, b []byte) {
 }
 
 func benchShard(b *testing.B) *Shard {
-	n := ShardValues(256 << 10)
+	n := ShardValues(Float32, 256<<10)
 	s := wireShard(n, 1, 4)
 	return s
 }
@@ -385,3 +385,6 @@ func BenchmarkDecodeShard256KiB(b *testing.B) {
 		}
 	}
 }
+
+// maxShardValues is how many float32 values fit in MaxShardBytes.
+var maxShardValues = ShardValues(Float32, MaxShardBytes)
