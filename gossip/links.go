@@ -110,7 +110,7 @@ func (p *Peer) nodeNeighbors() (float64, []training.Neighbor) {
 // follow subscribes to a neighbor's parameter or long topic with a validator.
 func (p *Peer) follow(ctx context.Context, id peer.ID, long bool) error {
 	name := p.topicOf(id, long)
-	window := uint64(Window)
+	window := uint64(training.DefaultWindow)
 	if long { // a long neighbor's exchange may land up to 2·LongPeriod rounds off
 		window = max(window, uint64(2*p.cfg.Neighbors.LongPeriod))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/training"
 	"github.com/gradmesh/gradmesh/wire"
 )
 
@@ -123,7 +124,7 @@ func (p *Peer) noteHeartbeat(ctx context.Context, hb *heardBeat) {
 		nbs = append(nbs, l.id)
 	}
 	ahead := p.meshRound(nbs)
-	if ahead <= p.node.Round()+Window/2 || ahead >= p.cfg.Rounds {
+	if ahead <= p.node.Round()+training.DefaultWindow/2 || ahead >= p.cfg.Rounds {
 		return
 	}
 	r, params, err := p.fetchModel(ctx, p.peersAhead(ahead))
@@ -140,6 +141,16 @@ func (p *Peer) noteHeartbeat(ctx context.Context, hb *heardBeat) {
 		return
 	}
 	p.node.Start()
+}
+
+// seenRound is the furthest round anything shows id at: its latest
+// heartbeat, or a shard it sent.
+func (p *Peer) seenRound(id peer.ID) uint64 {
+	at := p.sentRound[id]
+	if hb, ok := p.heard[id]; ok {
+		at = max(at, hb.Round)
+	}
+	return at
 }
 
 // meshRound is the median latest round heard from the given peers (all

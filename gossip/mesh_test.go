@@ -274,7 +274,7 @@ func TestLiveMeshTrainsSurvivesDeathsAndRejoins(t *testing.T) {
 	f.minPeers = 1
 	live[7] = f.start(7)
 	waitFor(t, "the restarted peer to join", 60*time.Second, func() bool { return live[7].peer.Round() > 0 })
-	if joined := live[7].peer.Status().JoinedAt; joined < 100-gossip.Window {
+	if joined := live[7].peer.Status().JoinedAt; joined < 100-training.DefaultWindow {
 		t.Errorf("restarted peer began at round %d; it should have adopted the mesh's round (about 100)", joined)
 	}
 	f.gate.set(1 << 30)

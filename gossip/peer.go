@@ -80,11 +80,6 @@ type PeerConfig struct {
 	GPUStatus func() GPUStatus
 }
 
-// Window is how many rounds apart a neighbor's messages may be and still be
-// accepted; further apart, they are rejected as stale or future, and a peer
-// that finds itself that far behind its neighbors adopts their model.
-const Window = 8
-
 func (c *PeerConfig) setDefaults() {
 	if c.EvalEvery <= 0 {
 		c.EvalEvery = 10
@@ -160,11 +155,8 @@ type Peer struct {
 	rtt       rttTable
 	wg        sync.WaitGroup // goroutines Run started; Run waits for them
 
-	roundStart time.Time
-	roundEWMA  time.Duration // of rounds that ended with every vector in (Karn's rule)
-	expired    bool          // the round in progress ended by deadline
-	backoff    int           // consecutive rounds ended by deadline, doubling the next deadline
-	deadline   *time.Timer
+	pacer    *training.Pacer // when a round gives up waiting
+	deadline *time.Timer     // armed by the pacer
 
 	stats   stats
 	current atomic.Pointer[[]float32] // latest model, served to peers that catch up
@@ -239,9 +231,10 @@ func NewPeer(cfg PeerConfig) (*Peer, error) {
 		inbox: make(chan inbound, 4096), stepped: make(chan stepResult, 1),
 		evaluated: make(chan evalResult, 4), jobs: make(chan func(), 4),
 		measured: make(chan measured, 64), probing: map[peer.ID]bool{}}
+	p.pacer = training.NewPacer(training.PacerConfig{MaxRoundTimeout: cfg.MaxRoundTimeout, LongPeriod: cfg.Neighbors.LongPeriod})
 	senders := 2*cfg.Neighbors.MaxDegree + 16 // room for neighbors that just left or just came
-	p.asm = wire.NewAssembler(len(cfg.Init), senders, 2*Window+1)
-	p.longAsm = wire.NewAssembler(len(cfg.Init), senders, 2*Window+1)
+	p.asm = wire.NewAssembler(len(cfg.Init), senders, 2*training.DefaultWindow+1)
+	p.longAsm = wire.NewAssembler(len(cfg.Init), senders, 2*training.DefaultWindow+1)
 	init := slices.Clone(cfg.Init)
 	p.current.Store(&init)
 	if p.control, err = cfg.PubSub.Join(wire.ControlTopic(p.run)); err != nil {
@@ -347,7 +340,7 @@ func (p *Peer) start(ctx context.Context, heartbeats <-chan *heardBeat) error {
 		return err
 	}
 	startRound, params := 0, p.cfg.Init
-	if behind := p.meshRound(nil); behind > Window/2 {
+	if behind := p.meshRound(nil); behind > training.DefaultWindow/2 {
 		r, adopted, err := p.fetchModel(ctx, p.peersAhead(behind))
 		if err != nil {
 			p.log.Warn("could not adopt the mesh's model; starting fresh", "err", err)
@@ -423,7 +416,7 @@ func (p *Peer) resetNode(round int, params []float32) error {
 	self, nb := p.nodeNeighbors()
 	node, err := training.NewNode(training.NodeConfig{ID: training.PeerID(p.self), Params: params, SelfWeight: self,
 		Neighbors: nb, Optimizer: p.cfg.Optimizer.New(len(params)), Schedule: p.cfg.Schedule, Rounds: p.cfg.Rounds,
-		StartRound: round, Window: Window, DataWeight: p.cfg.DataWeight, Order: p.cfg.Order,
+		StartRound: round, Window: training.DefaultWindow, DataWeight: p.cfg.DataWeight, Order: p.cfg.Order,
 		LongPeriod: p.cfg.Neighbors.LongPeriod})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
@@ -481,7 +474,7 @@ func (p *Peer) submitStep(ctx context.Context, round int, params []float32) {
 }
 
 func (p *Peer) finishRound(ctx context.Context, r training.RoundResult) {
-	p.noteRoundTime(time.Since(p.roundStart))
+	p.pacer.Finish(time.Now())
 	params := r.Params
 	p.current.Store(&params)
 	p.stats.noteRound(r)
@@ -526,122 +519,15 @@ func (p *Peer) evaluateNow(ctx context.Context) training.Evaluation {
 	}
 }
 
-// waitForLaggards says how much longer the round in progress should wait
-// when its deadline fires for long exchanges it must close: while every
-// missing vector is a long neighbor's half of the exchange and every such
-// neighbor is behind (nothing shows it past the exchange's opening round:
-// neither its latest heartbeat's round nor a shard it sent), the half is
-// late, not lost, and the round waits on, up to MaxRoundTimeout from its
-// start. Otherwise it returns 0 and the round ends now.
-//
-// Without this, peers that started early, or a cluster joined to the rest
-// only by long links, ran ahead of the others round after round, gave up
-// on every long exchange with them, and stayed apart; the algorithm-level
-// simulator, where a round waits for what it needs, saw none of that.
-// Near links need no such rule: a near neighbor behind is waited for at
-// the deadline, and catches up on the vectors buffered for it. They must
-// not have it either: a neighbor that adopted a near link a heartbeat
-// earlier than this peer sent its vector before it knew of the
-// subscription, and with both ends waiting for each other the round would
-// stall until a heartbeat told them apart.
-//
-// A long neighbor more than Window rounds behind is not waited for: it
-// will fetch the mesh's model and rejoin ahead (see start), and a peer
-// stuck at an old round, or claiming to be, stalls its long neighbors for
-// at most Window rounds. One that claims to stay just behind can hold
-// every LongPeriod-th round to MaxRoundTimeout, as a near neighbor sending
-// its vectors late on purpose can hold every round to the deadline.
-func (p *Peer) waitForLaggards(round int, near, long []training.PeerID) time.Duration {
-	left := p.cfg.MaxRoundTimeout - time.Since(p.roundStart)
-	if left <= 0 {
-		return 0
-	}
-	if p.farBehind(round, near) {
-		return min(left, p.roundTimeout())
-	}
-	if len(near) > 0 || len(long) == 0 {
-		return 0
-	}
-	opened := round - p.cfg.Neighbors.LongPeriod
-	for _, id := range long {
-		if lag := int64(opened) - int64(p.knownRound(peer.ID(id))); lag <= 0 || lag > Window {
-			return 0
-		}
-	}
-	return min(left, p.roundTimeout())
-}
-
-// farBehind reports whether a near neighbor whose vector the round misses
-// is more than Window/2 rounds behind it, and at most Window: as far behind
-// as a peer may fall before it fetches the mesh's model (see
-// noteHeartbeat). A peer whose first round ended at once, on vectors its
-// neighbors had sent before it started, got a deadline of 100 ms, while
-// those neighbors waited seconds for later starters; it ran ahead on
-// deadlines until each side's vectors fell outside the other's window and
-// the link was dead for good, every round ending by deadline on both
-// sides. Waiting for such a neighbor keeps the two within the window; a
-// neighbor further behind, or gone, is not waited for.
-func (p *Peer) farBehind(round int, near []training.PeerID) bool {
-	for _, id := range near {
-		if lag := int64(round) - int64(p.knownRound(peer.ID(id))); lag > Window/2 && lag <= Window {
-			return true
-		}
-	}
-	return false
-}
-
-// knownRound is the furthest round anything shows id at: its latest
-// heartbeat, or a shard it sent.
-func (p *Peer) knownRound(id peer.ID) uint64 {
-	at := p.sentRound[id]
-	if hb, ok := p.heard[id]; ok {
-		at = max(at, hb.Round)
-	}
-	return at
-}
-
-// noteRoundTime feeds the round-time average that sets the deadlines. As
-// in Karn's rule for TCP's retransmission timer, a round that ended by
-// deadline is no sample: its length is the deadline itself, and averaging
-// it in raised the next deadline by three quarters of the last one, so that
-// one late vector grew the deadlines of every peer that waited on the next
-// up to MaxRoundTimeout. Instead, consecutive deadline rounds double the
-// next deadline (backoff), and the first round that ends with every vector
-// in is a true sample again: a mesh that really got slower (a peer whose
-// GPU went back to its owner) is followed within a few rounds.
-func (p *Peer) noteRoundTime(elapsed time.Duration) {
-	if p.expired {
-		p.backoff = min(p.backoff+1, maxDeadlineBackoff)
-		return
-	}
-	p.backoff = 0
-	if p.roundEWMA == 0 {
-		p.roundEWMA = elapsed
-	} else {
-		p.roundEWMA = (3*p.roundEWMA + elapsed) / 4
-	}
-}
-
-// maxDeadlineBackoff bounds the doubling: 2^6 × the deadline is beyond any
-// MaxRoundTimeout a run would use.
-const maxDeadlineBackoff = 6
-
-// armDeadline bounds the new round: four times the recent round time,
-// doubled for each round in a row that ended by deadline, at least 100 ms,
-// at most MaxRoundTimeout. A dead neighbor costs one deadline per round
-// until membership drops it.
+// armDeadline bounds the new round by the pacer's deadline. A dead
+// neighbor costs one deadline per round until membership drops it.
 func (p *Peer) armDeadline() {
-	p.roundStart, p.expired = time.Now(), false
-	p.deadline.Reset(p.roundTimeout())
+	p.deadline.Reset(p.pacer.Begin(time.Now()))
 }
 
-// roundTimeout is the deadline armDeadline sets: MaxRoundTimeout until a
-// round has been timed.
-func (p *Peer) roundTimeout() time.Duration {
-	if p.roundEWMA == 0 {
-		return p.cfg.MaxRoundTimeout
-	}
-	return min(max((4*p.roundEWMA)<<p.backoff, 100*time.Millisecond), p.cfg.MaxRoundTimeout)
+// knownRound is the furthest round anything shows id at (see Peer.seenRound).
+func (p *Peer) knownRound(id training.PeerID) int {
+	return int(min(p.seenRound(peer.ID(id)), 1<<40))
 }
 
 // audience says whether the node's messages go to near neighbors, to long
@@ -704,14 +590,13 @@ func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
 }
 
 // expire ends the round in progress with what arrived (partially received
-// vectors are completed with this peer's own values), unless it waits
-// only for long neighbors that are behind (see waitForLaggards).
+// vectors are completed with this peer's own values), unless the pacer says
+// to wait on for neighbors that are behind.
 func (p *Peer) expire() {
 	round := p.node.Round()
 	near, long := p.node.Missing()
-	if wait := p.waitForLaggards(round, near, long); wait > 0 {
-		p.log.Debug("round waits for neighbors that are behind", "round", round, "waited", time.Since(p.roundStart),
-			"near", peerIDs(near), "long", peerIDs(long))
+	if wait := p.pacer.Expire(time.Now(), round, near, long, p.knownRound); wait > 0 {
+		p.log.Debug("round waits for neighbors that are behind", "round", round, "near", peerIDs(near), "long", peerIDs(long))
 		p.deadline.Reset(wait)
 		return
 	}
@@ -725,11 +610,9 @@ func (p *Peer) expire() {
 		}
 	}
 	if len(near)+len(long) > 0 {
-		p.log.Debug("round ended by deadline", "round", round, "waited", time.Since(p.roundStart),
-			"near", peerIDs(near), "long", peerIDs(long))
+		p.log.Debug("round ended by deadline", "round", round, "near", peerIDs(near), "long", peerIDs(long))
 	}
 	p.stats.noteDeadline()
-	p.expired = true
 	p.node.Deadline(round)
 	p.deadline.Reset(p.cfg.MaxRoundTimeout) // if the step is still running, check again later
 }

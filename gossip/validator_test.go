@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/internal/testpeer"
+	"github.com/gradmesh/gradmesh/training"
 	"github.com/gradmesh/gradmesh/wire"
 )
 
@@ -28,7 +29,7 @@ func TestShardValidatorRejectsAndCharges(t *testing.T) {
 	p := &Peer{cfg: PeerConfig{Init: make([]float32, 760), Scorer: scorer}, self: self,
 		run: wire.RunID("demo"), model: wire.ModelFingerprint("mlp:64-10-10", 760), log: slog.New(slog.NewTextHandler(&logs, nil))}
 	p.round.Store(7)
-	validate := p.shardValidator(sender, Window)
+	validate := p.shardValidator(sender, training.DefaultWindow)
 	good := encode(t, exampleShard())
 	withRound := func(r uint64) []byte { s := exampleShard(); s.Round = r; return encode(t, s) }
 	withRun := func() []byte { s := exampleShard(); s.RunID = wire.RunID("other"); return encode(t, s) }

@@ -26,6 +26,11 @@ type simPeer struct {
 	grad    []float32
 	loss    float64
 	stepped chan struct{}
+
+	pacer     *training.Pacer // nil: rounds wait for every vector
+	deadline  uint64          // generation of the armed deadline; older deadline events are void
+	seen      map[training.PeerID]int
+	deadlines int // rounds ended by deadline
 }
 
 // evalPoint gathers every peer's model after k rounds, then scores them.
@@ -48,6 +53,31 @@ type scratch struct {
 	y   []int32
 }
 
+// simulation is one run of an experiment: the peers, the event queue, the
+// network's queues and the evaluation points, all driven by one goroutine;
+// gradients and evaluations run on a pool of workers.
+type simulation struct {
+	e        *Experiment
+	peers    []*simPeer
+	jobs     chan<- job
+	evals    sync.WaitGroup
+	q        eventQueue
+	links    *linkQueues
+	points   []int // completed-round counts at which peers are scored
+	ordered  []*evalPoint
+	msgBytes int
+	finished int // peer-rounds done, over all peers
+	late     int // messages that arrived after their round ended by deadline
+	mob      MobilityStats
+}
+
+// epoch anchors virtual time for the pacers: virtual second s is epoch + s.
+var epoch = time.Unix(0, 0)
+
+func virtualTime(seconds float64) time.Time {
+	return epoch.Add(time.Duration(seconds * float64(time.Second)))
+}
+
 // Run simulates the experiment to its last round and returns its records.
 // The result depends only on the experiment and its seed, not on the number
 // of workers or the machine's timing.
@@ -59,12 +89,11 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	start := time.Now()
-	n := e.peers()
 	workers := e.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	jobs := make(chan job, n+16)
+	jobs := make(chan job, e.peers()+16)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -82,148 +111,217 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	points := e.evalPoints()
-	pointAt := map[int]*evalPoint{}
-	ordered := make([]*evalPoint, len(points))
-	for i, k := range points {
-		ordered[i] = &evalPoint{k: k, params: make([][]float32, n)}
-		pointAt[k] = ordered[i]
+	s := &simulation{e: e, peers: peers, jobs: jobs, links: newLinkQueues(e.Network), points: e.evalPoints(), msgBytes: e.MessageBytes()}
+	for _, k := range s.points {
+		s.ordered = append(s.ordered, &evalPoint{k: k, params: make([][]float32, len(peers))})
 	}
-	// bucket maps a completed-round count to the first evaluation point at or after it.
-	bucket := func(k int) *evalPoint {
-		i := sort.SearchInts(points, k)
-		return ordered[i]
+	now, err := s.run(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var evals sync.WaitGroup
-	scorePoint := func(p *evalPoint) {
-		set := e.EvalTest
-		if p.k == e.Rounds {
-			set = e.Test
-		}
-		p.scores = make([]training.Evaluation, n)
-		evals.Add(n)
-		for i := range n {
-			jobs <- func(m training.Model, _ *scratch) {
-				defer evals.Done()
-				p.scores[i] = training.Evaluate(m, p.params[i], set)
-			}
-		}
-	}
-	record := func(i, k int, params []float32, at float64) {
-		p := pointAt[k]
-		if p == nil {
-			return
-		}
-		p.params[i] = params
-		p.have++
-		p.reachedAt = max(p.reachedAt, at)
-		if p.have == n {
-			scorePoint(p)
-		}
-	}
-	for i := range peers {
-		record(i, 0, e.Init, 0)
-	}
-
-	msgBytes := e.MessageBytes()
-	stepSeconds := e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
-	var q eventQueue
-	var mob MobilityStats
-	links := newLinkQueues(e.Network)
-	finished, total := 0, n*e.Rounds
-	// handle carries out what a node asked for after an event at time now.
-	handle := func(p *simPeer, now float64) {
-		rd := p.node.Ready()
-		if len(rd.Messages) > 0 {
-			b := bucket(rd.Messages[0].Round + 1)
-			for _, m := range rd.Messages {
-				to := peerIndex(m.To)
-				kind := evDeliver
-				if links.queuesAtDownlink(to) {
-					kind = evArrive
-				}
-				q.schedule(event{at: links.send(p.id, to, msgBytes, now), peer: to, kind: kind,
-					msg: msgEvent{from: p.id, round: m.Round, params: m.Params}})
-				b.bytes += float64(msgBytes)
-			}
-		}
-		if rd.Step != nil {
-			params := rd.Step.Params
-			jobs <- func(m training.Model, s *scratch) { p.computeStep(m, s, params, e.Batch) }
-			q.schedule(event{at: now + stepSeconds, peer: p.id, kind: evStepDone})
-		}
-		for _, r := range rd.Rounds {
-			b := bucket(r.Round + 1)
-			b.lossSum += r.Loss
-			b.lossN++
-			record(p.id, r.Round+1, r.Params, now)
-			finished++
-		}
-		if len(rd.Rounds) > 0 && e.Progress != nil {
-			e.Progress(finished, total)
-		}
-	}
-
+	s.evals.Wait()
+	res := e.summarize(s.ordered, now)
 	for _, p := range peers {
-		p.node.Start()
-		handle(p, 0)
+		res.DeadlineRounds += p.deadlines
 	}
+	res.LateMessages = s.late
 	if e.Mobility != nil {
-		q.schedule(event{at: e.Mobility.Every, kind: evMobility})
-	}
-	var now float64
-	for steps := 0; q.Len() > 0; steps++ {
-		if steps%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		ev := q.next()
-		now = ev.at
-		if ev.kind == evMobility {
-			if finished == total {
-				continue
-			}
-			if err := e.move(peers, now, &mob); err != nil {
-				return nil, err
-			}
-			q.schedule(event{at: now + e.Mobility.Every, kind: evMobility})
-			continue
-		}
-		p := peers[ev.peer]
-		switch ev.kind {
-		case evStepDone:
-			<-p.stepped
-			if err := p.node.StepDone(p.node.Round(), p.grad, p.loss); err != nil {
-				return nil, err
-			}
-		case evArrive:
-			// Events pop in time order, so the downlink serves arrivals first come first served.
-			ev.at, ev.kind = links.receive(p.id, msgBytes, now), evDeliver
-			q.schedule(ev)
-			continue
-		case evDeliver:
-			m := training.Message{From: peerName(ev.msg.from), To: peerName(p.id), Round: ev.msg.round, Params: ev.msg.params}
-			if err := p.node.Receive(m); err != nil {
-				// Across a re-plan a message may reach a peer that has
-				// already dropped its sender, or closed the exchange it
-				// belonged to: lost, as it would be on a live mesh.
-				if e.Mobility == nil || !(errors.Is(err, training.ErrNotNeighbor) || errors.Is(err, training.ErrStaleRound)) {
-					return nil, fmt.Errorf("sims: peer %d refused a message: %w", p.id, err)
-				}
-				mob.Dropped++
-			}
-		}
-		handle(p, now)
-	}
-	if finished != total {
-		return nil, fmt.Errorf("sims: simulation stalled after %d of %d peer-rounds", finished, total)
-	}
-	evals.Wait()
-	res := e.summarize(ordered, now)
-	if e.Mobility != nil {
-		res.Mobility = &mob
+		res.Mobility = &s.mob
 	}
 	res.WallSeconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// run processes events until none is left and returns the virtual time of
+// the last one that did something.
+func (s *simulation) run(ctx context.Context) (float64, error) {
+	e := s.e
+	for i := range s.peers {
+		s.record(i, 0, e.Init, 0)
+	}
+	for _, p := range s.peers {
+		p.node.Start()
+		s.handle(p, 0)
+	}
+	if e.Mobility != nil {
+		s.q.schedule(event{at: e.Mobility.Every, kind: evMobility})
+	}
+	var now float64
+	for steps := 0; s.q.Len() > 0; steps++ {
+		if steps%4096 == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		ev := s.q.next()
+		if ev.kind == evDeadline && ev.deadline != s.peers[ev.peer].deadline {
+			continue // the round it bounded has ended: void, and no time passes
+		}
+		now = ev.at
+		if err := s.dispatch(ev, now); err != nil {
+			return 0, err
+		}
+	}
+	if total := len(s.peers) * e.Rounds; s.finished != total {
+		return 0, fmt.Errorf("sims: simulation stalled after %d of %d peer-rounds", s.finished, total)
+	}
+	return now, nil
+}
+
+// dispatch hands one event to its peer's node and carries out what the
+// node asks for in return.
+func (s *simulation) dispatch(ev event, now float64) error {
+	if ev.kind == evMobility {
+		if s.finished == len(s.peers)*s.e.Rounds {
+			return nil
+		}
+		if err := s.e.move(s.peers, now, &s.mob); err != nil {
+			return err
+		}
+		s.q.schedule(event{at: now + s.e.Mobility.Every, kind: evMobility})
+		return nil
+	}
+	p := s.peers[ev.peer]
+	switch ev.kind {
+	case evStepDone:
+		<-p.stepped
+		if err := p.node.StepDone(p.node.Round(), p.grad, p.loss); err != nil {
+			return err
+		}
+	case evArrive:
+		// Events pop in time order, so the downlink serves arrivals first come first served.
+		ev.at, ev.kind = s.links.receive(p.id, s.msgBytes, now), evDeliver
+		s.q.schedule(ev)
+		return nil
+	case evDeliver:
+		if err := s.deliver(p, ev.msg); err != nil {
+			return err
+		}
+	case evDeadline:
+		s.expire(p, ev, now)
+	}
+	s.handle(p, now)
+	return nil
+}
+
+// deliver hands a neighbor's message to p's node. A message the node
+// refuses because its round ended by deadline, or because a re-plan
+// dropped its sender, is lost, as it would be on a live mesh; any other
+// refusal is a bug.
+func (s *simulation) deliver(p *simPeer, msg msgEvent) error {
+	from := peerName(msg.from)
+	p.seen[from] = max(p.seen[from], msg.round)
+	err := p.node.Receive(training.Message{From: from, To: peerName(p.id), Round: msg.round, Params: msg.params})
+	switch {
+	case err == nil:
+	case p.pacer != nil && (errors.Is(err, training.ErrStaleRound) || errors.Is(err, training.ErrFutureRound)):
+		s.late++
+	case s.e.Mobility != nil && (errors.Is(err, training.ErrNotNeighbor) || errors.Is(err, training.ErrStaleRound)):
+		s.mob.Dropped++
+	default:
+		return fmt.Errorf("sims: peer %d refused a message: %w", p.id, err)
+	}
+	return nil
+}
+
+// expire is p's deadline for the round it bounded: the pacer says whether
+// the round waits on for neighbors that are behind, or ends now with what
+// arrived.
+func (s *simulation) expire(p *simPeer, ev event, now float64) {
+	round := p.node.Round()
+	near, long := p.node.Missing()
+	known := func(id training.PeerID) int { return p.seen[id] }
+	if wait := p.pacer.Expire(virtualTime(now), round, near, long, known); wait > 0 {
+		ev.at = now + wait.Seconds()
+		s.q.schedule(ev)
+		return
+	}
+	p.deadlines++
+	p.node.Deadline(round)
+}
+
+// handle carries out what p's node asked for after an event at time now.
+func (s *simulation) handle(p *simPeer, now float64) {
+	e := s.e
+	rd := p.node.Ready()
+	if len(rd.Messages) > 0 {
+		b := s.bucket(rd.Messages[0].Round + 1)
+		for _, m := range rd.Messages {
+			to := peerIndex(m.To)
+			kind := evDeliver
+			if s.links.queuesAtDownlink(to) {
+				kind = evArrive
+			}
+			s.q.schedule(event{at: s.links.send(p.id, to, s.msgBytes, now), peer: to, kind: kind,
+				msg: msgEvent{from: p.id, round: m.Round, params: m.Params}})
+			b.bytes += float64(s.msgBytes)
+		}
+	}
+	if p.pacer != nil && len(rd.Rounds) > 0 {
+		p.deadline++ // void: the round it bounded is over
+		for range rd.Rounds {
+			p.pacer.Finish(virtualTime(now))
+		}
+	}
+	if rd.Step != nil {
+		params, round := rd.Step.Params, rd.Step.Round
+		s.jobs <- func(m training.Model, sc *scratch) { p.computeStep(m, sc, params, e.Batch) }
+		s.q.schedule(event{at: now + e.stepSeconds(p.id, round), peer: p.id, kind: evStepDone})
+		if p.pacer != nil {
+			p.deadline++
+			timeout := p.pacer.Begin(virtualTime(now))
+			s.q.schedule(event{at: now + timeout.Seconds(), peer: p.id, kind: evDeadline, deadline: p.deadline})
+		}
+	}
+	for _, r := range rd.Rounds {
+		b := s.bucket(r.Round + 1)
+		b.lossSum += r.Loss
+		b.lossN++
+		s.record(p.id, r.Round+1, r.Params, now)
+		s.finished++
+		if e.Observe != nil {
+			e.Observe(p.id, r, now)
+		}
+	}
+	if len(rd.Rounds) > 0 && e.Progress != nil {
+		e.Progress(s.finished, len(s.peers)*e.Rounds)
+	}
+}
+
+// bucket is the first evaluation point at or after completed-round count k.
+func (s *simulation) bucket(k int) *evalPoint {
+	return s.ordered[sort.SearchInts(s.points, k)]
+}
+
+// record keeps peer i's model after k rounds when k is an evaluation
+// point, and scores the point once every peer is in.
+func (s *simulation) record(i, k int, params []float32, at float64) {
+	j := sort.SearchInts(s.points, k)
+	if j == len(s.points) || s.points[j] != k {
+		return
+	}
+	p := s.ordered[j]
+	p.params[i] = params
+	p.have++
+	p.reachedAt = max(p.reachedAt, at)
+	if p.have == len(s.peers) {
+		s.score(p)
+	}
+}
+
+// score evaluates every peer's model of a point on the workers.
+func (s *simulation) score(p *evalPoint) {
+	set := s.e.EvalTest
+	if p.k == s.e.Rounds {
+		set = s.e.Test
+	}
+	n := len(s.peers)
+	p.scores = make([]training.Evaluation, n)
+	s.evals.Add(n)
+	for i := range n {
+		s.jobs <- func(m training.Model, _ *scratch) {
+			defer s.evals.Done()
+			p.scores[i] = training.Evaluate(m, p.params[i], set)
+		}
+	}
 }
 
 func (e *Experiment) newPeers() ([]*simPeer, error) {
@@ -253,7 +351,12 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 		}
 		peers[i] = &simPeer{id: i, node: node, data: e.Train[i],
 			sampler: training.NewBatchSampler(e.Train[i].Len(), rand.New(rand.NewPCG(e.Seed, uint64(i)+1))),
-			grad:    make([]float32, len(e.Init)), stepped: make(chan struct{}, 1)}
+			grad:    make([]float32, len(e.Init)), stepped: make(chan struct{}, 1), seen: map[training.PeerID]int{}}
+		if e.Pacing != nil {
+			cfg := *e.Pacing
+			cfg.LongPeriod = e.LongPeriod
+			peers[i].pacer = training.NewPacer(cfg)
+		}
 	}
 	return peers, nil
 }

@@ -36,6 +36,13 @@ type Experiment struct {
 	Rounds    int               // rounds every peer runs
 	EvalEvery int               // rounds between evaluation points
 	PeerFLOPS float64           // compute speed of every peer, FLOP/s
+	// StepTime, when set, is the virtual seconds peer's local step of round
+	// takes instead of the model's FLOPs at PeerFLOPS: stragglers, stalls.
+	StepTime func(peer, round int) float64
+	// Pacing, when set, gives every peer a round deadline under the live
+	// peer's rules (training.Pacer); nil lets every round wait for all its
+	// vectors, however late.
+	Pacing *training.PacerConfig
 	// Codec encodes vectors on the wire (nil: wire.Float32) and ShardBytes
 	// bounds a shard (0: wire.DefaultShardBytes): a message costs exactly
 	// what a live peer sends (wire.VectorBytes).
@@ -45,6 +52,9 @@ type Experiment struct {
 	Seed       uint64
 	Workers    int                   // goroutines computing steps; 0 means GOMAXPROCS
 	Progress   func(done, total int) // rounds finished over all peers; may be nil
+	// Observe, when set, sees every finished round of every peer, at its
+	// virtual time, from the event loop.
+	Observe func(peer int, r training.RoundResult, at float64)
 
 	// Facts about the setup that the summary reports; nil when they do not apply.
 	SpectralGap *float64 // 1 − |λ₂(W)| of the overlay's mixing matrix
@@ -132,6 +142,14 @@ func (e *Experiment) evalPoints() []int {
 		pts = append(pts, k)
 	}
 	return append(pts, e.Rounds)
+}
+
+// stepSeconds is the virtual duration of peer's local step of round.
+func (e *Experiment) stepSeconds(peer, round int) float64 {
+	if e.StepTime != nil {
+		return e.StepTime(peer, round)
+	}
+	return e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
 }
 
 // MessageBytes is the size of one parameter message on the wire, as a live

@@ -9,6 +9,9 @@ type event struct {
 	peer int
 	kind eventKind
 	msg  msgEvent
+	// deadline is the generation of an evDeadline: void unless the peer's
+	// armed deadline is still this one.
+	deadline uint64
 }
 
 type eventKind uint8
@@ -21,6 +24,7 @@ const (
 	// (evDeliver). Messages to a peer with an unlimited downlink skip it.
 	evArrive
 	evMobility // the devices move; peer is unused
+	evDeadline // the peer's round deadline fires (see training.Pacer)
 )
 
 type msgEvent struct {

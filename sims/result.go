@@ -38,6 +38,11 @@ type Summary struct {
 	LabelSkew              *float64       `json:"label_skew"`
 	Overlay                *OverlayFacts  `json:"overlay,omitempty"`
 	Mobility               *MobilityStats `json:"mobility,omitempty"`
+	// DeadlineRounds counts, over all peers, the rounds that ended by
+	// deadline, and LateMessages the vectors that arrived after the round
+	// they were for had ended (both 0 without a round timeout).
+	DeadlineRounds int `json:"rounds_ended_by_deadline"`
+	LateMessages   int `json:"messages_late"`
 }
 
 // MobilityStats counts what moving devices did to a run.

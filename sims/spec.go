@@ -54,10 +54,14 @@ type Spec struct {
 	LatencyMS       float64 `json:"latency_ms"`     // one-way link delay without a matrix
 	BandwidthMbps   float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
 	PeerGFLOPS      float64 `json:"peer_gflops"`
-	TargetAccuracy  float64 `json:"target_accuracy,omitempty"`
-	EvalEvery       int     `json:"eval_every"`   // 0: about 20 points per run
-	EvalSamples     int     `json:"eval_samples"` // test samples at intermediate points; 0: all
-	TestFraction    float64 `json:"test_fraction"`
+	// RoundTimeoutMS is the live peer's --round-timeout: the longest a
+	// round waits for its neighbors, with the live peer's deadline rules
+	// below it (training.Pacer). 0 lets every round wait for every vector.
+	RoundTimeoutMS float64 `json:"round_timeout_ms"`
+	TargetAccuracy float64 `json:"target_accuracy,omitempty"`
+	EvalEvery      int     `json:"eval_every"`   // 0: about 20 points per run
+	EvalSamples    int     `json:"eval_samples"` // test samples at intermediate points; 0: all
+	TestFraction   float64 `json:"test_fraction"`
 }
 
 // DefaultSpec is `gradmesh sim` with no flags: 16 peers running D-PSGD on the
@@ -68,7 +72,7 @@ func DefaultSpec() Spec {
 		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
 		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Dataset: "digits", Model: "mlp:64",
 		Partition: "iid", Weighting: string(WeightBySamples), Mix: "atc", Epochs: 40, Batch: 16, LR: 0.1, Schedule: "cosine", Optimizer: "sgd",
-		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10,
+		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10, RoundTimeoutMS: 5000,
 		EvalSamples: 2000, TestFraction: 0.2,
 	}
 }
@@ -103,6 +107,9 @@ func (s Spec) Prepare() (*Experiment, error) {
 		e.Order = training.AdaptThenCombine
 	}
 
+	if s.RoundTimeoutMS > 0 {
+		e.Pacing = &training.PacerConfig{MaxRoundTimeout: time.Duration(s.RoundTimeoutMS * float64(time.Millisecond))}
+	}
 	e.Rounds = s.Rounds
 	if e.Rounds == 0 {
 		perPeer := float64(train.Len()) / float64(s.Peers)
@@ -180,6 +187,8 @@ func (s Spec) check() error {
 		return fmt.Errorf("--latency %gms: want a finite delay ≥ 0", s.LatencyMS)
 	case !(s.BandwidthMbps >= 0) || math.IsInf(s.BandwidthMbps, 0):
 		return fmt.Errorf("--bandwidth %g: want Mbit/s ≥ 0 (0 = unlimited)", s.BandwidthMbps)
+	case !(s.RoundTimeoutMS >= 0) || math.IsInf(s.RoundTimeoutMS, 0):
+		return fmt.Errorf("--round-timeout %gms: want a finite duration ≥ 0 (0: rounds wait for every vector)", s.RoundTimeoutMS)
 	case !(s.PeerGFLOPS > 0) || math.IsInf(s.PeerGFLOPS, 0):
 		return fmt.Errorf("--peer-gflops %g: want a speed > 0", s.PeerGFLOPS)
 	case !(s.TargetAccuracy >= 0 && s.TargetAccuracy <= 1):

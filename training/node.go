@@ -52,6 +52,9 @@ type RoundResult struct {
 	// LongMixed counts long-link exchanges whose correction this round applied.
 	LongMixed int
 	LR        float64 // learning rate applied (the schedule's rate × DataWeight)
+	// ByDeadline says the shell's Deadline ended the round, rather than
+	// every vector it waited for arriving.
+	ByDeadline bool
 }
 
 // Ready is the work a node hands its shell: send these messages, run this
@@ -93,7 +96,8 @@ type NodeConfig struct {
 	// skewed (non-IID) splits costs accuracy even with perfect mixing.
 	DataWeight float64
 	// Window is how many rounds ahead of its own a node buffers neighbors'
-	// messages (default 2). Bounds memory against fast or hostile peers.
+	// messages (default DefaultWindow). Bounds memory against fast or
+	// hostile peers.
 	Window int
 	// Order is when the local step is applied relative to mixing.
 	Order MixOrder
@@ -180,7 +184,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("training: node %s: long-link period %d, want ≥ 1 round", cfg.ID, cfg.LongPeriod)
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 2
+		cfg.Window = DefaultWindow
 	}
 	// A long neighbor runs at most 2·LongPeriod rounds ahead: it closes
 	// exchange r in round r+LongPeriod, and this node sends its half of r
@@ -442,7 +446,7 @@ func (n *Node) maybeFinishRound() {
 	}
 
 	n.ready.Rounds = append(n.ready.Rounds, RoundResult{Round: n.round, Params: next, Loss: n.loss,
-		Arrived: arrived, Expected: near, LongMixed: longMixed, LR: lr})
+		Arrived: arrived, Expected: near, LongMixed: longMixed, LR: lr, ByDeadline: n.deadline})
 	delete(n.inbox, n.round)
 	n.x, n.stepped = next, nil
 	n.round++

@@ -32,6 +32,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&s.LatencyMatrix, "latency-matrix", s.LatencyMatrix, "RTT matrix file (CSV/TSV, ms, row = sender); one-way delay = RTT/2")
 	latency := fs.Duration("latency", time.Duration(s.LatencyMS*float64(time.Millisecond)), "one-way link delay when there is no latency matrix")
 	fs.Float64Var(&s.BandwidthMbps, "bandwidth", s.BandwidthMbps, "each peer's uplink in Mbit/s (0 = unlimited)")
+	roundTimeout := fs.Duration("round-timeout", time.Duration(s.RoundTimeoutMS*float64(time.Millisecond)), "longest a round waits for its neighbors, under the live peer's deadline rules (0: rounds wait for every vector)")
 	fs.Float64Var(&s.PeerGFLOPS, "peer-gflops", s.PeerGFLOPS, "each peer's compute speed in GFLOP/s (sets virtual step time)")
 	fs.Float64Var(&s.TargetAccuracy, "target-accuracy", s.TargetAccuracy, "report the virtual time when mean test accuracy first reaches this")
 	fs.IntVar(&s.EvalEvery, "eval-every", s.EvalEvery, "rounds between evaluation points (0 = about 20 points)")
@@ -48,6 +49,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	s.LatencyMS = float64(*latency) / float64(time.Millisecond)
+	s.RoundTimeoutMS = float64(*roundTimeout) / float64(time.Millisecond)
 	if err := device.check(); err != nil {
 		return usageError("%v", err)
 	}
@@ -105,6 +107,9 @@ func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out, device string
 	if m := res.Mobility; m != nil {
 		fmt.Fprintf(w, "mobility: %d moves · %d re-plans · %d link changes · min degree %d · %d messages lost\n",
 			m.Moves, m.Replans, m.Changes, m.MinDegree, m.Dropped)
+	}
+	if res.DeadlineRounds > 0 || res.LateMessages > 0 {
+		fmt.Fprintf(w, "%d rounds ended by deadline · %d vectors arrived late\n", res.DeadlineRounds, res.LateMessages)
 	}
 	if res.TargetAccuracy != nil {
 		if res.VirtualSecondsToTarget != nil {

@@ -1,0 +1,116 @@
+package training
+
+import (
+	"testing"
+	"time"
+)
+
+var epoch = time.Unix(1_000_000, 0)
+
+func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// TestDeadlinesIgnoreRoundsEndedByDeadline: rounds that ended by deadline
+// do not feed the round-time average (their length is the deadline
+// itself), consecutive ones double the next deadline, and the first
+// complete round resets the doubling and is averaged in.
+func TestDeadlinesIgnoreRoundsEndedByDeadline(t *testing.T) {
+	p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second})
+	now := epoch
+	if got := p.Begin(now); got != 5*time.Second {
+		t.Fatalf("untimed: deadline %v, want MaxRoundTimeout 5s", got)
+	}
+	steps := []struct {
+		expired bool
+		elapsed time.Duration
+		want    time.Duration // the next deadline
+	}{
+		{false, ms(100), ms(400)},
+		{false, ms(100), ms(400)},
+		{true, ms(400), ms(800)},  // no sample: 4 × 100 ms, doubled once
+		{true, ms(800), ms(1600)}, // doubled again
+		{false, ms(300), ms(600)}, // a true sample: EWMA (3·100+300)/4 = 150 ms, no doubling
+		{true, ms(600), ms(1200)},
+		{true, ms(1200), ms(2400)},
+		{true, ms(2400), ms(4800)},
+		{true, ms(4800), 5 * time.Second}, // capped
+	}
+	for i, s := range steps {
+		if s.expired {
+			if wait := p.Expire(now.Add(s.elapsed), 3, []PeerID{"gone"}, nil, func(PeerID) int { return 3 }); wait != 0 {
+				t.Fatalf("step %d: a missing neighbor that is not behind holds the round %v more", i, wait)
+			}
+		}
+		now = now.Add(s.elapsed)
+		p.Finish(now)
+		if got := p.Begin(now); got != s.want {
+			t.Fatalf("step %d (expired %v, %v): next deadline %v, want %v", i, s.expired, s.elapsed, got, s.want)
+		}
+	}
+}
+
+// TestDeadlineFloor: however fast rounds are, a deadline is at least
+// MinRoundTimeout.
+func TestDeadlineFloor(t *testing.T) {
+	p := NewPacer(PacerConfig{})
+	p.Begin(epoch)
+	p.Finish(epoch.Add(ms(1)))
+	if got := p.Timeout(); got != 100*time.Millisecond {
+		t.Fatalf("after a 1 ms round: deadline %v, want the 100 ms floor", got)
+	}
+}
+
+// TestRoundWaitsForLaggards: when a round's deadline fires, it waits on
+// while it misses only long neighbors' halves of the exchange it closes
+// and every one of them is behind the exchange's opening round (by
+// heartbeat or by the shards it sent), or while a near neighbor it misses
+// is more than Window/2 rounds behind; it ends at once when a near vector
+// from a neighbor less far behind is missing, when a long neighbor is past
+// the exchange's round (its half was lost), when a neighbor is more than
+// Window rounds behind (it will catch up by fetching the model), or when
+// the round has waited MaxRoundTimeout.
+func TestRoundWaitsForLaggards(t *testing.T) {
+	const a, b = PeerID("a"), PeerID("b")
+	cases := []struct {
+		name       string
+		round      int
+		near, long []PeerID
+		knownB     int
+		wait       bool
+	}{
+		// Round 10 closes the exchange opened in round 8; a is known at round 7.
+		{"nothing missing", 10, nil, nil, 0, false},
+		{"long neighbor behind", 10, nil, []PeerID{a}, 0, true},
+		{"long neighbor known only at round 2", 10, nil, []PeerID{b}, 2, true},
+		{"long neighbor past the exchange's round 8", 10, nil, []PeerID{b}, 8, false},
+		{"one behind, one past", 10, nil, []PeerID{a, b}, 9, false},
+		{"a near vector missing too", 10, []PeerID{b}, []PeerID{a}, 8, false},
+		{"a near neighbor 2 rounds behind", 10, []PeerID{b}, nil, 8, false},
+		{"a near neighbor 5 rounds behind", 10, []PeerID{b}, nil, 5, true},
+		{"a near neighbor 9 rounds behind", 10, []PeerID{b}, nil, 1, false},
+		{"a long neighbor more than Window rounds behind", 20, nil, []PeerID{b}, 0, false},
+		{"a long neighbor not heard yet, early in the run", 4, nil, []PeerID{b}, 0, true},
+	}
+	for _, c := range cases {
+		p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second, LongPeriod: 2})
+		p.Begin(epoch)
+		p.Finish(epoch.Add(ms(50)))
+		p.Begin(epoch)
+		known := func(id PeerID) int { return map[PeerID]int{a: 7, b: c.knownB}[id] }
+		got := p.Expire(epoch.Add(ms(200)), c.round, c.near, c.long, known)
+		if (got > 0) != c.wait {
+			t.Errorf("%s: wait %v, want waiting %v", c.name, got, c.wait)
+		}
+		if p.Expired() == c.wait {
+			t.Errorf("%s: the round is recorded as ended by deadline: %v", c.name, p.Expired())
+		}
+	}
+	p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second, LongPeriod: 2})
+	p.Begin(epoch)
+	if got := p.Expire(epoch.Add(5*time.Second), 10, nil, []PeerID{a}, func(PeerID) int { return 7 }); got != 0 {
+		t.Errorf("after MaxRoundTimeout: waits %v more", got)
+	}
+	p.Begin(epoch)
+	if got := p.Expire(epoch.Add(4*time.Second), 10, nil, []PeerID{a}, func(PeerID) int { return 7 }); got != time.Second {
+		t.Errorf("4 s into an untimed round: waits %v, want the 1 s left to MaxRoundTimeout", got)
+	}
+}
