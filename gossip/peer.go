@@ -123,10 +123,9 @@ type Peer struct {
 	run   [16]byte
 	model [16]byte
 
-	node      *training.Node
-	round     atomic.Uint64 // node's round, read by validators
-	published []float32     // what this peer sent for the round in progress
-	asm       *wire.Assembler
+	node  *training.Node
+	round atomic.Uint64 // node's round, read by validators
+	asm   *wire.Assembler
 
 	longAsm *wire.Assembler // long neighbors' vectors, which arrive rounds late
 
@@ -433,14 +432,13 @@ func (p *Peer) handleReady(ctx context.Context) {
 	rd := p.node.Ready()
 	if len(rd.Messages) > 0 {
 		round := rd.Messages[0].Round
-		p.published = rd.Messages[0].Params
 		near, long := p.audience(rd.Messages)
 		// Followers the node does not count yet (a link one side adopted a
 		// heartbeat earlier than the other) get the vector too, rather than
 		// waiting out a deadline for it.
 		near = near || len(p.own.ListPeers()) > 0
 		long = long || (round%p.cfg.Neighbors.LongPeriod == 0 && len(p.ownLong.ListPeers()) > 0)
-		p.publish(ctx, round, p.published, near, long)
+		p.publish(ctx, round, rd.Messages[0].Params, near, long)
 	}
 	for _, r := range rd.Rounds {
 		p.finishRound(ctx, r)
@@ -448,9 +446,6 @@ func (p *Peer) handleReady(ctx context.Context) {
 	if rd.Step != nil {
 		p.round.Store(uint64(rd.Step.Round))
 		p.dropBefore(rd.Step.Round)
-		if p.cfg.Order == training.CombineThenAdapt {
-			p.published = rd.Step.Params
-		}
 		p.submitStep(ctx, rd.Step.Round, rd.Step.Params)
 		p.armDeadline()
 	}
@@ -569,15 +564,15 @@ func (p *Peer) receive(in inbound) {
 	if !complete {
 		return
 	}
-	vec, _, _, ok := asm.Take(in.from.String(), in.shard.Round, nil)
+	t, ok := asm.Take(in.from.String(), in.shard.Round)
 	if !ok {
 		return
 	}
-	p.deliver(in.from, int(in.shard.Round), vec)
+	p.deliver(in.from, int(in.shard.Round), t)
 }
 
-func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
-	err := p.node.Receive(training.Message{From: training.PeerID(from), To: training.PeerID(p.self), Round: round, Params: vec})
+func (p *Peer) deliver(from peer.ID, round int, t wire.Taken) {
+	err := p.node.Receive(training.Message{From: training.PeerID(from), To: training.PeerID(p.self), Round: round, Params: t.Values, Spans: t.Spans})
 	switch {
 	case err == nil:
 		p.stats.noteMixed(from)
@@ -589,9 +584,10 @@ func (p *Peer) deliver(from peer.ID, round int, vec []float32) {
 	}
 }
 
-// expire ends the round in progress with what arrived (partially received
-// vectors are completed with this peer's own values), unless the pacer says
-// to wait on for neighbors that are behind.
+// expire ends the round in progress with what arrived, partially received
+// vectors included (the node's Aggregator decides what their missing
+// coordinates count as), unless the pacer says to wait on for neighbors
+// that are behind.
 func (p *Peer) expire() {
 	round := p.node.Round()
 	near, long := p.node.Missing()
@@ -604,9 +600,9 @@ func (p *Peer) expire() {
 		if nb.Long {
 			continue // a long exchange is mixed whole or not at all
 		}
-		if vec, got, of, ok := p.asm.Take(peer.ID(nb.ID).String(), uint64(round), p.published); ok {
-			p.log.Debug("mixing a partial vector", "from", nb.ID, "shards", got, "of", of)
-			p.deliver(peer.ID(nb.ID), round, vec)
+		if t, ok := p.asm.Take(peer.ID(nb.ID).String(), uint64(round)); ok {
+			p.log.Debug("mixing a partial vector", "from", nb.ID, "shards", t.Shards, "of", t.Of)
+			p.deliver(peer.ID(nb.ID), round, t)
 		}
 	}
 	if len(near)+len(long) > 0 {

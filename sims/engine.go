@@ -1,6 +1,7 @@
 package sims
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -341,10 +342,14 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 		if e.Algo == "dpsgd" {
 			self, nb = neighborsOf(i, e.Graph, e.Mixing, e.Long)
 		}
+		agg, err := training.ParseAggregator(cmp.Or(e.Aggregate, training.DefaultAggregator))
+		if err != nil {
+			return nil, err
+		}
 		node, err := training.NewNode(training.NodeConfig{
 			ID: peerName(i), Params: e.Init, SelfWeight: self, Neighbors: nb,
 			Optimizer: e.Optimizer.New(len(e.Init)), Schedule: e.Schedule, Rounds: e.Rounds, DataWeight: weight,
-			Order: e.Order, LongPeriod: e.LongPeriod,
+			Order: e.Order, LongPeriod: e.LongPeriod, Aggregator: agg,
 		})
 		if err != nil {
 			return nil, err

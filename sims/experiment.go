@@ -29,6 +29,9 @@ type Experiment struct {
 	Mobility  *Mobility
 	Network   *Network
 	Optimizer training.OptimizerConfig
+	// Aggregate names the rule every peer mixes with (training.ParseAggregator;
+	// "" is training.DefaultAggregator).
+	Aggregate string
 	Schedule  training.Schedule
 	Weighting Weighting         // how much each peer's steps count
 	Order     training.MixOrder // local step before or after mixing

@@ -122,11 +122,11 @@ func (l *longLinks) dueMissing(round, period int, set []Neighbor) []PeerID {
 	return missing
 }
 
-// applyArrived adds the correction of every exchange this side has opened
-// and whose other half has arrived to next, closes the exchange due this
+// applyArrived adds the correction (agg.Correct) of every exchange this
+// side has opened and whose other half has arrived to next, closes the exchange due this
 // round, and returns how many corrections it applied. Rounds and peers go in
 // sorted order so float sums are reproducible.
-func (l *longLinks) applyArrived(round, period int, set []Neighbor, next []float32) int {
+func (l *longLinks) applyArrived(round, period int, set []Neighbor, next []float32, agg Aggregator) int {
 	applied := 0
 	for _, r := range slices.Sorted(maps.Keys(l.in)) {
 		if r > round {
@@ -135,8 +135,7 @@ func (l *longLinks) applyArrived(round, period int, set []Neighbor, next []float
 		box, s := l.in[r], l.snap[r]
 		for _, id := range slices.Sorted(maps.Keys(box)) {
 			if nb, ok := find(set, id); ok && nb.Long && s != nil {
-				axpy(float32(nb.Weight), box[id], next)
-				axpy(-float32(nb.Weight), s, next)
+				agg.Correct(next, nb.Weight, box[id], s)
 				applied++
 			}
 			l.markDone(r, id)

@@ -30,6 +30,10 @@ type Message struct {
 	From, To PeerID
 	Round    int
 	Params   []float32
+	// Spans, when not nil, are the only coordinates of Params that arrived
+	// (sorted, disjoint): a near neighbor's vector cut short by a
+	// deadline. The Aggregator decides what the others count as.
+	Spans []Span
 }
 
 // StepRequest asks the shell to compute the local gradient of round Round at
@@ -101,6 +105,9 @@ type NodeConfig struct {
 	Window int
 	// Order is when the local step is applied relative to mixing.
 	Order MixOrder
+	// Aggregator combines the node's vector with its neighbors' (default
+	// Mean). It is the node's own: it may keep state across rounds.
+	Aggregator Aggregator
 	// LongPeriod is the number of rounds between exchanges over a long link
 	// (default 4). A long exchange started in round r must have arrived by
 	// the end of round r+LongPeriod, so long links pace the node only when
@@ -159,7 +166,7 @@ type Node struct {
 	loss     float64
 	stepDone bool
 	deadline bool
-	inbox    map[int]map[PeerID][]float32
+	inbox    map[int]map[PeerID]Arrival // near neighbors' vectors by round; Weight is set when mixed
 	started  bool
 	done     bool
 
@@ -197,7 +204,10 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("training: node %s: data weight %g, want a finite value > 0", cfg.ID, cfg.DataWeight)
 	}
 	n := &Node{cfg: cfg, round: cfg.StartRound, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
-		inbox: map[int]map[PeerID][]float32{}, long: newLongLinks()}
+		inbox: map[int]map[PeerID]Arrival{}, long: newLongLinks()}
+	if n.cfg.Aggregator == nil {
+		n.cfg.Aggregator = Mean{}
+	}
 	if err := n.setNeighbors(cfg.SelfWeight, cfg.Neighbors); err != nil {
 		return nil, err
 	}
@@ -298,7 +308,13 @@ func (n *Node) Receive(m Message) error {
 	if len(m.Params) != len(n.x) && !n.done { // near and long alike
 		return fmt.Errorf("%w: %d values from %s, want %d", ErrShape, len(m.Params), m.From, len(n.x))
 	}
+	if err := checkSpans(m.Spans, len(m.Params)); err != nil {
+		return fmt.Errorf("%w: from %s: %v", ErrShape, m.From, err)
+	}
 	if nb, ok := n.neighborFor(m.From, m.Round); ok && nb.Long {
+		if m.Spans != nil {
+			return fmt.Errorf("%w: a partial long-link vector from %s: an exchange is mixed whole or not at all", ErrShape, m.From)
+		}
 		if err := n.receiveLong(m); err != nil {
 			return err
 		}
@@ -342,13 +358,13 @@ func (n *Node) receiveNear(m Message) error {
 	}
 	box := n.inbox[m.Round]
 	if box == nil {
-		box = map[PeerID][]float32{}
+		box = map[PeerID]Arrival{}
 		n.inbox[m.Round] = box
 	}
 	if _, dup := box[m.From]; dup {
 		return fmt.Errorf("%w: %s, round %d", ErrDuplicate, m.From, m.Round)
 	}
-	box[m.From] = m.Params
+	box[m.From] = Arrival{From: m.From, Params: m.Params, Spans: m.Spans}
 	if m.Round == n.round {
 		n.maybeFinishRound()
 	}
@@ -426,21 +442,22 @@ func (n *Node) maybeFinishRound() {
 	}
 	next := make([]float32, len(n.x))
 	self := n.self
-	arrived := 0
+	var in []Arrival
 	for _, v := range n.neighbors {
 		if v.Long { // mixed by correction below
 			self += v.Weight
 			continue
 		}
-		if p, ok := box[v.ID]; ok {
-			axpy(float32(v.Weight), p, next)
-			arrived++
+		if a, ok := box[v.ID]; ok {
+			a.Weight = v.Weight
+			in = append(in, a)
 		} else {
 			self += v.Weight
 		}
 	}
-	axpy(float32(self), own, next)
-	longMixed := n.long.applyArrived(n.round, n.cfg.LongPeriod, n.neighbors, next)
+	n.cfg.Aggregator.Mix(next, own, self, in)
+	arrived := len(in)
+	longMixed := n.long.applyArrived(n.round, n.cfg.LongPeriod, n.neighbors, next, n.cfg.Aggregator)
 	if n.cfg.Order == CombineThenAdapt {
 		n.cfg.Optimizer.Step(next, n.grad, lr)
 	}
@@ -503,7 +520,7 @@ func axpy(a float32, x, y []float32) {
 func (n *Node) Missing() (near, long []PeerID) {
 	box := n.inbox[n.round]
 	for _, v := range n.neighbors {
-		if !v.Long && box[v.ID] == nil {
+		if _, in := box[v.ID]; !v.Long && !in {
 			near = append(near, v.ID)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/gradmesh/gradmesh/training"
 )
 
 // Assembler collects neighbors' shards per (sender, round) until a vector is
@@ -136,41 +138,44 @@ func (a *Assembler) Add(sender string, s *Shard) (complete bool, err error) {
 	return true, nil
 }
 
-// Take removes and returns sender's vector for round, a new slice of the
-// assembler's total length, with got of the round's of shards received.
-// Coordinates of shards that never arrived are copied from fill (normally
-// the receiver's own parameters), so a round can complete with shards
-// missing; fill is read only then, and must then have the assembler's total
-// length.
-//
-// ok is false, and nothing changes, when nothing arrived for that round, the
-// round was already taken, or fill was needed and has the wrong length. It
-// is also false when the shards that arrived overlap; the round is then
-// discarded.
-func (a *Assembler) Take(sender string, round uint64, fill []float32) (vec []float32, got, of int, ok bool) {
+// Taken is a sender's vector for one round, as Take hands it over.
+type Taken struct {
+	// Values has the assembler's total length: what arrived, zero
+	// elsewhere. The caller owns it.
+	Values []float32
+	// Spans are the coordinates that arrived, sorted and disjoint; nil
+	// when the whole vector did.
+	Spans []training.Span
+	// Shards of Of arrived.
+	Shards, Of int
+}
+
+// Take removes and returns sender's vector for round, complete or not, so
+// that a round can end with shards missing; ok is false, and nothing
+// changes, when nothing arrived for that round or it was already taken.
+// It is also false when the shards that arrived overlap; the round is
+// then discarded.
+func (a *Assembler) Take(sender string, round uint64) (t Taken, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	p := a.senders[sender][round]
 	if p == nil || p.pieces == nil {
-		return nil, 0, 0, false
+		return Taken{}, false
 	}
-	got, of = len(p.pieces), int(p.count)
-	if !p.done && len(fill) != a.total {
-		return nil, got, of, false
-	}
+	t.Shards, t.Of = len(p.pieces), int(p.count)
 	pieces := p.sorted()
 	p.pieces = nil // from here on a tombstone: late shards of this round are ignored
 	if overlapping(pieces) {
-		return nil, got, of, false
+		return t, false
 	}
-	vec = make([]float32, a.total)
-	if !p.done {
-		copy(vec, fill)
-	}
+	t.Values = make([]float32, a.total)
 	for _, pc := range pieces {
-		copy(vec[pc.offset:], pc.values)
+		copy(t.Values[pc.offset:], pc.values)
+		if !p.done {
+			t.Spans = append(t.Spans, training.Span{Lo: int(pc.offset), Hi: int(pc.offset) + len(pc.values)})
+		}
 	}
-	return vec, got, of, true
+	return t, true
 }
 
 // DropBefore forgets every sender's rounds before round, taken or not, and

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/gradmesh/gradmesh/training"
 )
 
 func randomVector(rng *rand.Rand, n int) []float32 {
@@ -71,11 +73,11 @@ func TestAssemblerRoundTrip(t *testing.T) {
 				}
 			}
 			for sender, v := range want {
-				got, n, of, ok := a.Take(sender, 9, nil)
-				if !ok || n != of || !slices.Equal(got, v) {
-					t.Fatalf("%s: Take = %d of %d shards, ok %v, vector equal %v", sender, n, of, ok, slices.Equal(got, v))
+				tk, ok := a.Take(sender, 9)
+				if !ok || tk.Shards != tk.Of || tk.Spans != nil || !slices.Equal(tk.Values, v) {
+					t.Fatalf("%s: Take = %d of %d shards, ok %v, spans %v, vector equal %v", sender, tk.Shards, tk.Of, ok, tk.Spans, slices.Equal(tk.Values, v))
 				}
-				if _, _, _, ok := a.Take(sender, 9, nil); ok {
+				if _, ok := a.Take(sender, 9); ok {
 					t.Fatalf("%s: second Take succeeded", sender)
 				}
 			}
@@ -83,40 +85,34 @@ func TestAssemblerRoundTrip(t *testing.T) {
 	}
 }
 
-func TestAssemblerPartialUsesFill(t *testing.T) {
+func TestAssemblerPartialSaysWhatArrived(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const total, per = 23, 5
 	v := randomVector(rng, total)
-	fill := randomVector(rng, total)
 	shards := shardsOf(t, v, 2, per) // 5 shards: [0,5) [5,10) [10,15) [15,20) [20,23)
 	a := NewAssembler(total, 1, 1)
-	for _, i := range []int{1, 4} {
+	for _, i := range []int{4, 1} {
 		if complete, err := a.Add("p", shards[i]); complete || err != nil {
 			t.Fatalf("Add shard %d = %v, %v", i, complete, err)
 		}
 	}
-	// A fill of the wrong length is refused and the round kept.
-	if _, got, of, ok := a.Take("p", 2, fill[:total-1]); ok || got != 2 || of != 5 {
-		t.Fatalf("Take with a short fill = %d of %d, ok %v; want 2 of 5, not ok", got, of, ok)
+	tk, ok := a.Take("p", 2)
+	if !ok || tk.Shards != 2 || tk.Of != 5 {
+		t.Fatalf("Take = %d of %d, ok %v; want 2 of 5", tk.Shards, tk.Of, ok)
 	}
-	vec, got, of, ok := a.Take("p", 2, fill)
-	if !ok || got != 2 || of != 5 {
-		t.Fatalf("Take = %d of %d, ok %v; want 2 of 5", got, of, ok)
-	}
-	want := slices.Clone(fill)
+	want := make([]float32, total)
 	copy(want[5:10], v[5:10])
 	copy(want[20:], v[20:])
-	if !slices.Equal(vec, want) {
-		t.Fatalf("partial vector\n got %v\nwant %v", vec, want)
+	if !slices.Equal(tk.Values, want) {
+		t.Fatalf("partial vector\n got %v\nwant %v", tk.Values, want)
 	}
-	vec[0] = 42
-	if fill[0] == 42 {
-		t.Fatal("Take returned fill itself, not a copy")
+	if wantSpans := []training.Span{{Lo: 5, Hi: 10}, {Lo: 20, Hi: 23}}; !slices.Equal(tk.Spans, wantSpans) {
+		t.Fatalf("spans %v, want %v", tk.Spans, wantSpans)
 	}
-	if _, _, _, ok := a.Take("p", 3, fill); ok {
+	if _, ok := a.Take("p", 3); ok {
 		t.Fatal("Take of a round nothing arrived for succeeded")
 	}
-	if _, _, _, ok := a.Take("nobody", 2, fill); ok {
+	if _, ok := a.Take("nobody", 2); ok {
 		t.Fatal("Take from an unknown sender succeeded")
 	}
 }
@@ -145,9 +141,9 @@ func TestAssemblerDuplicates(t *testing.T) {
 	if complete, err := a.Add("p", shards[2]); !complete || err != nil {
 		t.Fatalf("duplicate of a complete round's shard = %v, %v; want true, nil", complete, err)
 	}
-	vec, got, of, ok := a.Take("p", 1, nil)
-	if !ok || got != 3 || of != 3 || !slices.Equal(vec, v) {
-		t.Fatalf("Take = %v, %d of %d, %v; want %v", vec, got, of, ok, v)
+	tk, ok := a.Take("p", 1)
+	if !ok || tk.Shards != 3 || tk.Of != 3 || !slices.Equal(tk.Values, v) {
+		t.Fatalf("Take = %v, %d of %d, %v; want %v", tk.Values, tk.Shards, tk.Of, ok, v)
 	}
 	// Late copies of a taken round are dropped, not collected again.
 	for _, s := range shards {
@@ -155,7 +151,7 @@ func TestAssemblerDuplicates(t *testing.T) {
 			t.Fatalf("Add after Take = %v, %v; want false, nil", complete, err)
 		}
 	}
-	if _, _, _, ok := a.Take("p", 1, v); ok {
+	if _, ok := a.Take("p", 1); ok {
 		t.Fatal("a taken round was collected again")
 	}
 }
@@ -216,8 +212,8 @@ func TestAssemblerUnequalShards(t *testing.T) {
 	if complete, err := a.Add("p", piece(1, 1, 3, 2, 7)); !complete || err != nil {
 		t.Fatalf("last shard: %v, %v; want complete", complete, err)
 	}
-	if vec, got, of, ok := a.Take("p", 1, nil); !ok || got != 3 || of != 3 || !slices.Equal(vec, v) {
-		t.Fatalf("Take = %v, %d of %d, %v", vec, got, of, ok)
+	if tk, ok := a.Take("p", 1); !ok || tk.Shards != 3 || tk.Of != 3 || !slices.Equal(tk.Values, v) {
+		t.Fatalf("Take = %v, %d of %d, %v", tk.Values, tk.Shards, tk.Of, ok)
 	}
 
 	// Overlapping shards, taken before the round completes: discarded.
@@ -226,10 +222,10 @@ func TestAssemblerUnequalShards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, got, of, ok := a.Take("p", 2, make([]float32, 10)); ok || got != 2 || of != 4 {
-		t.Fatalf("Take of overlapping shards = %d of %d, %v; want not ok", got, of, ok)
+	if tk, ok := a.Take("p", 2); ok || tk.Shards != 2 || tk.Of != 4 {
+		t.Fatalf("Take of overlapping shards = %d of %d, %v; want not ok", tk.Shards, tk.Of, ok)
 	}
-	if _, _, _, ok := a.Take("p", 2, make([]float32, 10)); ok {
+	if _, ok := a.Take("p", 2); ok {
 		t.Fatal("a discarded round was taken")
 	}
 	if complete, err := a.Add("p", piece(2, 2, 4, 6, 10)); complete || err != nil {
@@ -271,7 +267,7 @@ func TestAssemblerBounds(t *testing.T) {
 		t.Fatalf("another sender's round refused: %v", err)
 	}
 	for _, r := range []uint64{10, 11, 12} {
-		if _, _, _, ok := a.Take("a", r, v); !ok {
+		if _, ok := a.Take("a", r); !ok {
 			t.Fatalf("round %d lost", r)
 		}
 	}
@@ -316,7 +312,7 @@ func TestAssemblerBoundsHold(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%7 == 0 {
-			a.Take(sender, uint64(rng.IntN(50)), v)
+			a.Take(sender, uint64(rng.IntN(50)))
 		}
 		if i%500 == 0 {
 			a.DropBefore(uint64(rng.IntN(20)))
@@ -372,8 +368,8 @@ func TestAssemblerConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	for w := range 8 {
-		if vec, got, of, ok := a.Take(fmt.Sprint("w", w), 5, nil); !ok || got != of || !slices.Equal(vec, v) {
-			t.Fatalf("sender %d: %d of %d, ok %v", w, got, of, ok)
+		if tk, ok := a.Take(fmt.Sprint("w", w), 5); !ok || tk.Shards != tk.Of || !slices.Equal(tk.Values, v) {
+			t.Fatalf("sender %d: %d of %d, ok %v", w, tk.Shards, tk.Of, ok)
 		}
 	}
 }

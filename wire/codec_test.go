@@ -98,8 +98,8 @@ func TestRegisterCodec(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, _, _, ok := asm.Take("a", 3, nil)
-	if !ok || !slices.Equal(out, vec) {
+	out, ok := asm.Take("a", 3)
+	if !ok || !slices.Equal(out.Values, vec) {
 		t.Fatal("the vector did not survive the codec")
 	}
 	if got := VectorBytes(c, len(vec), budget); got != sent {

@@ -105,9 +105,9 @@ func ReadModel(r io.Reader, expect Expect) (round uint64, params []float32, err 
 			return 0, nil, err
 		}
 	}
-	vec, got, of, ok := asm.Take("server", round, nil)
-	if !ok || got != of {
-		return 0, nil, fmt.Errorf("%w: model response incomplete (%d of %d shards)", ErrMalformed, got, of)
+	t, ok := asm.Take("server", round)
+	if !ok || t.Spans != nil {
+		return 0, nil, fmt.Errorf("%w: model response incomplete (%d of %d shards)", ErrMalformed, t.Shards, t.Of)
 	}
-	return round, vec, nil
+	return round, t.Values, nil
 }

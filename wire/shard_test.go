@@ -350,9 +350,9 @@ func checkDecodeProperties(t *testing.T, b []byte) {
 	if complete, err := a.Add("fuzz", s); err != nil || complete != (s.Count == 1) {
 		t.Fatalf("a fresh assembler takes a decoded shard %d of %d: complete %v, %v", s.Index, s.Count, complete, err)
 	}
-	vec, got, of, ok := a.Take("fuzz", s.Round, make([]float32, s.Total))
-	if !ok || got != 1 || of != int(s.Count) || len(vec) != int(s.Total) {
-		t.Fatalf("Take = %d values, %d of %d, %v", len(vec), got, of, ok)
+	tk, ok := a.Take("fuzz", s.Round)
+	if !ok || tk.Shards != 1 || tk.Of != int(s.Count) || len(tk.Values) != int(s.Total) {
+		t.Fatalf("Take = %d values, %d of %d, %v", len(tk.Values), tk.Shards, tk.Of, ok)
 	}
 }
 
