@@ -114,7 +114,7 @@ func newMeshFixture(t *testing.T, modelSpec string, peers, rounds, degree int) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := training.ParseModel(modelSpec, train.Dim, train.Classes)
+	model, err := training.ParseModel(modelSpec, train.Shape, train.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func newSimData(t *testing.T, run simRun, peers int) *simData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := training.ParseModel(run.Model, train.Dim, train.Classes)
+	model, err := training.ParseModel(run.Model, train.Shape, train.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}

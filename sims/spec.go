@@ -89,7 +89,7 @@ func (s Spec) Prepare() (*Experiment, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, err := training.ParseModel(s.Model, train.Dim, train.Classes)
+	model, err := training.ParseModel(s.Model, train.Shape, train.Classes)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"flag"
+	"strings"
 
 	"github.com/gradmesh/gradmesh/sims"
+	"github.com/gradmesh/gradmesh/training"
 )
 
 // addTrainingFlags registers the flags gradmesh sim and gradmesh join share:
@@ -11,7 +13,7 @@ import (
 func addTrainingFlags(fs *flag.FlagSet, s *sims.Spec) {
 	fs.StringVar(&s.Dataset, "dataset", s.Dataset, "data: digits (embedded)|mnist (IDX files in --data-dir)|csv:PATH")
 	fs.StringVar(&s.DataDir, "data-dir", s.DataDir, "directory of IDX files named like MNIST's (train-images-idx3-ubyte[.gz], ...)")
-	fs.StringVar(&s.Model, "model", s.Model, "model: softmax|mlp:H1[,H2...] (every peer of a run uses the same)")
+	fs.StringVar(&s.Model, "model", s.Model, "model: "+strings.Join(training.ModelUsages(), "|")+" (every peer of a run uses the same)")
 	fs.StringVar(&s.Partition, "partition", s.Partition, "how data is split over peers: iid|dirichlet:ALPHA|shards:K")
 	fs.IntVar(&s.Batch, "batch", s.Batch, "minibatch size of each local step")
 	fs.Float64Var(&s.LR, "lr", s.LR, "peak learning rate")

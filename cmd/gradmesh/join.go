@@ -142,7 +142,7 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 		s.train = train.Subset(parts[i])
 		s.weight = float64(len(parts[i])) * float64(n) / float64(train.Len())
 	}
-	if s.model, err = training.ParseModel(f.learn.Model, train.Dim, train.Classes); err != nil {
+	if s.model, err = training.ParseModel(f.learn.Model, train.Shape, train.Classes); err != nil {
 		return nil, err
 	}
 	s.init = make([]float32, s.model.NumParams())
@@ -226,7 +226,7 @@ func readAllowList(path string) ([]peer.ID, error) {
 }
 
 func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdout io.Writer) error {
-	dev, err := startPeerDevice(f.device, s.idle, f.learn.Model, s.train.Dim, s.train.Classes, s.model.Clone(), log)
+	dev, err := startPeerDevice(f.device, s.idle, f.learn.Model, s.train.Shape, s.train.Classes, s.model.Clone(), log)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if dev.backend.Name() != "cpu" {
 		// Each worker clones this model: one device model per worker, their
 		// calls serialised by the backend.
-		if exp.Model, err = dev.model(device, s.Model, exp.Test.Dim, exp.Test.Classes); err != nil {
+		if exp.Model, err = dev.model(device, s.Model, exp.Test.Shape, exp.Test.Classes); err != nil {
 			return err
 		}
 	}
