@@ -65,10 +65,9 @@ func ModelUsages() []string {
 // "mlp:128,64", for samples of the given shape and classes labels. An
 // unknown name is an error that lists the registered models.
 func ParseModel(spec string, input Shape, classes int) (Model, error) {
-	name, arg, _ := strings.Cut(spec, ":")
-	build := lookupModel(name)
-	if build == nil {
-		return nil, fmt.Errorf("training: unknown model %q (want %s)", spec, orList(ModelUsages()))
+	build, arg, err := lookupModel(spec)
+	if err != nil {
+		return nil, err
 	}
 	if err := input.Validate(); err != nil {
 		return nil, fmt.Errorf("training: model %q: input %w", spec, err)
@@ -83,8 +82,18 @@ func ParseModel(spec string, input Shape, classes int) (Model, error) {
 	return m, nil
 }
 
-// lookupModel returns the builder registered under name, or nil.
-func lookupModel(name string) ModelBuilder {
+// lookupModel splits a model spec into its registered kind's builder and
+// the argument to pass it; an unknown kind is an error listing the known.
+func lookupModel(spec string) (ModelBuilder, string, error) {
+	name, arg, _ := strings.Cut(spec, ":")
+	if build := registeredBuilder(name); build != nil {
+		return build, arg, nil
+	}
+	return nil, "", fmt.Errorf("training: unknown model %q (want %s)", spec, orList(ModelUsages()))
+}
+
+// registeredBuilder returns the builder registered under name, or nil.
+func registeredBuilder(name string) ModelBuilder {
 	modelRegistry.mu.RLock()
 	defer modelRegistry.mu.RUnlock()
 	for _, m := range modelRegistry.models {
