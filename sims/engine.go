@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sort"
 	"strconv"
@@ -16,10 +15,9 @@ import (
 
 // simPeer is the simulator's shell around one training.Node.
 type simPeer struct {
-	id      int
-	node    *training.Node
-	data    *training.Dataset
-	sampler *training.BatchSampler
+	id    int
+	node  *training.Node
+	steps *training.Stepper // the peer's minibatches from its shard
 
 	// Written by the worker that ran the peer's step, read by the event loop
 	// after <-stepped; a peer has at most one step in flight.
@@ -42,11 +40,9 @@ type evalPoint struct {
 
 type job func(m training.Model, scratch *scratch)
 
-type scratch struct {
-	idx []int
-	x   []float32
-	y   []int32
-}
+// scratch is a worker's storage for the minibatches it draws, whichever
+// peer it steps.
+type scratch = training.Minibatch
 
 // Run simulates the experiment to its last round and returns its records.
 // The result depends only on the experiment and its seed, not on the number
@@ -149,7 +145,7 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		}
 		if rd.Step != nil {
 			params := rd.Step.Params
-			jobs <- func(m training.Model, s *scratch) { p.computeStep(m, s, params, e.Batch) }
+			jobs <- func(m training.Model, s *scratch) { p.computeStep(m, s, params) }
 			q.schedule(event{at: now + stepSeconds, peer: p.id, kind: evStepDone})
 		}
 		for _, r := range rd.Rounds {
@@ -236,7 +232,7 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 	for i := range n {
 		weight := 1.0
 		if e.Weighting == WeightBySamples {
-			weight = float64(e.Train[i].Len()) * float64(n) / float64(total)
+			weight = training.DataWeight(e.Train[i].Len(), n, total)
 		}
 		var nb []training.Neighbor
 		self := 1.0
@@ -251,19 +247,16 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 		if err != nil {
 			return nil, err
 		}
-		peers[i] = &simPeer{id: i, node: node, data: e.Train[i],
-			sampler: training.NewBatchSampler(e.Train[i].Len(), rand.New(rand.NewPCG(e.Seed, uint64(i)+1))),
-			grad:    make([]float32, len(e.Init)), stepped: make(chan struct{}, 1)}
+		peers[i] = &simPeer{id: i, node: node, steps: training.NewStepper(e.Train[i], e.Batch, training.PeerBatchRand(e.Seed, i)),
+			grad: make([]float32, len(e.Init)), stepped: make(chan struct{}, 1)}
 	}
 	return peers, nil
 }
 
 // computeStep runs on a worker: draw the peer's next minibatch and compute
-// the gradient at params.
-func (p *simPeer) computeStep(m training.Model, s *scratch, params []float32, batch int) {
-	s.idx = p.sampler.Next(s.idx[:0], batch)
-	s.x, s.y = p.data.Batch(s.idx, s.x, s.y)
-	p.loss = m.LossGrad(params, p.grad, s.x, s.y)
+// the gradient at params with the worker's model.
+func (p *simPeer) computeStep(m training.Model, s *scratch, params []float32) {
+	p.loss = p.steps.Step(m, params, p.grad, s)
 	p.stepped <- struct{}{}
 }
 
