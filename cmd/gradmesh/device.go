@@ -165,6 +165,12 @@ type peerDevice struct {
 	stop     func() // frees the GPU and stops watching it
 }
 
+// LossGrad computes a step wherever the device runs it now, so that a
+// training.Stepper can step with the device as with a model.
+func (d *peerDevice) LossGrad(params, grad, x []float32, y []int32) float64 {
+	return d.lossGrad(params, grad, x, y)
+}
+
 // cpuDevice trains on cpu and reports a fixed GPU status with its step count.
 func cpuDevice(cpu training.Model, st gossip.GPUStatus) *peerDevice {
 	var steps atomic.Uint64
