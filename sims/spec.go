@@ -71,16 +71,16 @@ func (s Spec) Prepare() (*Experiment, error) {
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
-	run, err := s.Recipe.Prepare()
+	recipe, err := s.Recipe.Prepare()
 	if err != nil {
 		return nil, err
 	}
-	train, test := run.Train, run.Test
-	parts, err := run.Partition(s.Peers)
+	train, test := recipe.Train, recipe.Test
+	parts, err := recipe.Partition(s.Peers)
 	if err != nil {
 		return nil, err
 	}
-	e := &Experiment{Algo: s.Algo, Model: run.Model, Init: run.Init, Test: test, Optimizer: s.OptimizerConfig(),
+	e := &Experiment{Algo: s.Algo, Model: recipe.Model, Init: recipe.Init, Test: test, Optimizer: s.OptimizerConfig(),
 		Order: s.MixOrder(), Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9, HeaderBytes: wireHeaderBytes,
 		Target: s.TargetAccuracy, Seed: s.Seed, Weighting: Weighting(s.Weighting)}
 
@@ -129,13 +129,13 @@ func (s Spec) Prepare() (*Experiment, error) {
 	if e.EvalEvery == 0 {
 		e.EvalEvery = max(1, e.Rounds/20)
 	}
-	e.EvalTest = run.EvalSubset(s.EvalSamples)
+	e.EvalTest = recipe.EvalSubset(s.EvalSamples)
 	return e, nil
 }
 
 // Check reports the first value that cannot run, naming its flag, before any
-// data is read: the world's settings, then the Recipe's (whose own Check
-// this one stands in front of).
+// data is read: the simulated world's settings, then the embedded Recipe's
+// (this method shadows Recipe.Check and runs it last).
 func (s Spec) Check() error {
 	switch {
 	case s.Peers < 1:

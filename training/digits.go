@@ -19,9 +19,9 @@ var digitsCSV []byte
 var digitsShape = Shape{1, 8, 8}
 
 // Digits returns the embedded UCI optdigits set, 1797 images of 1×8×8 pixel
-// counts in 0..16 and 10 classes, named "digits". It is the default dataset because
-// it ships inside the binary and trains in seconds. Each call parses afresh,
-// so callers may modify the result (e.g. standardize it) freely.
+// counts in 0..16 and 10 classes, named "digits". It is the default dataset
+// because it ships inside the binary and trains in seconds. Each call parses
+// afresh, so callers may modify the result (e.g. standardize it) freely.
 func Digits() (*Dataset, error) {
 	d, err := ReadCSV(bytes.NewReader(digitsCSV), "embedded/digits.csv.gz")
 	if err != nil {

@@ -248,9 +248,9 @@ var idxFileBases = [4]string{
 // .gz. Samples keep the shape the image file stores after its count, with a
 // single channel added to H×W images (MNIST's 28×28 becomes 1×28×28) and a
 // rank-1 row left flat; uint8 pixels are scaled to [0,1] by dividing by 255,
-// other types are kept as stored. Classes is the largest
-// label over both sets plus one (at least 2), so that train and test agree.
-// Both sets are named after the directory.
+// other types are kept as stored. Classes is the largest label over both sets
+// plus one (at least 2), so that train and test agree. Both sets are named
+// after the directory.
 func LoadIDXDir(dir string) (train, test *Dataset, err error) {
 	if info, err := os.Stat(dir); err != nil {
 		return nil, nil, fmt.Errorf("training: IDX directory: %w", err)
