@@ -115,7 +115,7 @@ func newMeshFixture(t *testing.T, modelSpec string, peers, rounds, degree int) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := training.ParseModel(modelSpec, train.Dim, train.Classes)
+	model, err := training.ParseModel(modelSpec, train.Shape, train.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,12 +160,9 @@ func (f *meshFixture) start(i int) *livePeer {
 		cancel()
 		f.t.Fatal(err)
 	}
-	data := f.train.Subset(f.parts[i])
-	sampler := training.NewBatchSampler(data.Len(), rand.New(rand.NewPCG(1, uint64(i))))
+	steps := training.NewStepper(f.train.Subset(f.parts[i]), 16, rand.New(rand.NewPCG(1, uint64(i))))
+	var batch training.Minibatch
 	stepModel, evalModel := f.model.Clone(), f.model.Clone()
-	var idx []int
-	var bx []float32
-	var by []int32
 	var p *gossip.Peer
 	p, err = gossip.NewPeer(gossip.PeerConfig{
 		Host: h.Host, PubSub: ps, Scorer: scorer, RTT: f.rttFor(i, h), Run: "mesh-test", ModelSpec: f.model.Spec(), Init: f.init,
@@ -173,9 +170,7 @@ func (f *meshFixture) start(i int) *livePeer {
 		Rounds: f.rounds, Order: training.AdaptThenCombine,
 		Step: func(params, grad []float32) float64 {
 			f.gate.wait(ctx, p.Round())
-			idx = sampler.Next(idx[:0], 16)
-			bx, by = data.Batch(idx, bx, by)
-			return stepModel.LossGrad(params, grad, bx, by)
+			return steps.Step(stepModel, params, grad, &batch)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, f.test) },
 		EvalEvery: 20, Batch: 16, Neighbors: f.neighbors, MaxRoundTimeout: time.Second,

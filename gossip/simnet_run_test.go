@@ -51,37 +51,38 @@ const simRunName = "simnet"
 
 // simData is what every peer of a run shares before it has a network.
 type simData struct {
-	run         simRun
-	train, test *training.Dataset
-	model       training.Model
-	init        []float32
-	parts       [][]int
-	schedule    training.Schedule
+	run      simRun
+	recipe   training.Recipe
+	test     *training.Dataset
+	model    training.Model
+	init     []float32
+	shards   []*training.Dataset // peer i's training data
+	weights  []float64           // peer i's data weight n_i/n̄
+	schedule training.Schedule
 }
 
 func newSimData(t *testing.T, run simRun, peers int) *simData {
 	t.Helper()
-	train, test, err := training.LoadDataset("digits", "", 0.2, run.Seed)
+	// The algorithm-level simulator's recipe (digits, IID shards, SGD with
+	// momentum on a cosine schedule, adapt-then-combine) and seeds, so both
+	// worlds start from the same model and shards.
+	r := training.DefaultRecipe()
+	r.Model, r.Batch, r.LR, r.Seed = run.Model, run.Batch, run.LR, run.Seed
+	prepared, err := r.Prepare()
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := training.ParseModel(run.Model, train.Dim, train.Classes)
-	if err != nil {
+	data := &simData{run: run, recipe: r, test: prepared.Test, model: prepared.Model, init: prepared.Init,
+		shards: make([]*training.Dataset, peers), weights: make([]float64, peers)}
+	for i := range peers {
+		if data.shards[i], data.weights[i], err = prepared.Shard(i, peers); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if data.schedule, err = r.LRSchedule(run.Rounds); err != nil {
 		t.Fatal(err)
 	}
-	// Seeds as the algorithm-level simulator draws them, so both worlds
-	// start from the same model and shards.
-	init := make([]float32, model.NumParams())
-	model.Init(init, rand.New(rand.NewPCG(run.Seed, 0x696e6974)))
-	parts, err := training.Partition("iid", train.Y, train.Classes, peers, run.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schedule, err := training.ParseSchedule("cosine", run.LR, 0, run.Rounds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &simData{run: run, train: train, test: test, model: model, init: init, parts: parts, schedule: schedule}
+	return data
 }
 
 // atRound runs each function once, when the first peer begins that round
@@ -122,26 +123,20 @@ func runSimMesh(t *testing.T, w *simWorld, data *simData, events atRound) *simOu
 		if err != nil {
 			t.Fatalf("peer %d: %v", i, err)
 		}
-		shard := data.train.Subset(data.parts[i])
-		sampler := training.NewBatchSampler(shard.Len(), rand.New(rand.NewPCG(run.Seed, uint64(i)+1)))
+		steps := training.NewStepper(data.shards[i], run.Batch, training.PeerBatchRand(run.Seed, i))
+		var batch training.Minibatch
 		stepModel, evalModel := data.model.Clone(), data.model.Clone()
-		var idx []int
-		var bx []float32
-		var by []int32
 		self := i
 		peers[i], err = gossip.NewPeer(gossip.PeerConfig{
 			Host: h, PubSub: ps, Scorer: scorer, RTT: (&p2p.Host{Host: h}).RTT,
 			Run: simRunName, ModelSpec: data.model.Spec(), Init: data.init,
-			Optimizer: training.OptimizerConfig{Kind: "sgd", Momentum: 0.9}, Schedule: data.schedule,
-			Rounds: run.Rounds, Order: training.AdaptThenCombine,
-			DataWeight: float64(shard.Len()) * float64(n) / float64(data.train.Len()),
+			Optimizer: data.recipe.OptimizerConfig(), Schedule: data.schedule,
+			Rounds: run.Rounds, Order: data.recipe.MixOrder(), DataWeight: data.weights[i],
 			Step: func(params, grad []float32) float64 {
 				r := peers[self].Round()
 				fire(r)
 				tr.noteStep(peers[self], r, run.EvalEvery, params)
-				idx = sampler.Next(idx[:0], run.Batch)
-				bx, by = shard.Batch(idx, bx, by)
-				loss := stepModel.LossGrad(params, grad, bx, by)
+				loss := steps.Step(stepModel, params, grad, &batch)
 				if stepTime > 0 {
 					// The step's price in virtual time (CPU work takes none
 					// under synctest): the bubble's clock moves on only once

@@ -27,10 +27,11 @@ type StatusSource interface {
 
 // ComputeConfig says what a Compute trains and how it reaches the GPU.
 type ComputeConfig struct {
-	// ModelSpec, Dim and Classes describe the model as training.ParseModel
+	// ModelSpec, Input and Classes describe the model as training.ParseModel
 	// reads them; the CPU model and every GPU model are built from them.
-	ModelSpec    string
-	Dim, Classes int
+	ModelSpec string
+	Input     training.Shape // one sample's shape
+	Classes   int
 	// OpenGPU opens a compute backend on the GPU a contributing status
 	// names (by UUID: CUDA and NVML number GPUs differently). It is called
 	// on the goroutine running Follow.
@@ -103,7 +104,7 @@ type Compute struct {
 // NewCompute builds the CPU model; the GPU is touched only once Follow
 // hears that it is lent.
 func NewCompute(cfg ComputeConfig) (*Compute, error) {
-	cpu, err := training.ParseModel(cfg.ModelSpec, cfg.Dim, cfg.Classes)
+	cpu, err := training.ParseModel(cfg.ModelSpec, cfg.Input, cfg.Classes)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +226,7 @@ func (c *Compute) lend(s Status) {
 		c.fail(fmt.Errorf("CUDA backend unavailable: %w", err))
 		return
 	}
-	m, err := b.NewModel(c.cfg.ModelSpec, c.cfg.Dim, c.cfg.Classes)
+	m, err := b.NewModel(c.cfg.ModelSpec, c.cfg.Input, c.cfg.Classes)
 	if err != nil {
 		c.fail(errors.Join(fmt.Errorf("GPU backend %s cannot build %s: %w", b.Name(), c.cfg.ModelSpec, err), b.Close()))
 		return

@@ -22,7 +22,7 @@ func BenchmarkCPUStep(b *testing.B) {
 		batch        int
 	}{{"mlp:64", 64, 10, 16}, {"mlp:256,128", 784, 10, 64}} {
 		rng := rand.New(rand.NewPCG(1, 2))
-		model, err := training.ParseModel(c.spec, c.dim, c.classes)
+		model, err := training.ParseModel(c.spec, training.Flat(c.dim), c.classes)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func BenchmarkCPUStep(b *testing.B) {
 		for i := range y {
 			y[i] = int32(rng.IntN(c.classes))
 		}
-		comp, err := NewCompute(ComputeConfig{ModelSpec: c.spec, Dim: c.dim, Classes: c.classes,
+		comp, err := NewCompute(ComputeConfig{ModelSpec: c.spec, Input: training.Flat(c.dim), Classes: c.classes,
 			OpenGPU: func(Status) (training.Backend, error) { return nil, fmt.Errorf("no GPU in this benchmark") }})
 		if err != nil {
 			b.Fatal(err)

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 			fmt.Println("owner:", err)
 			os.Exit(1)
 		}
-		model, _ := b.NewModel("mlp:256", 784, 10) // a step allocates memory, as real work would
+		model, _ := b.NewModel("mlp:256", training.Flat(784), 10) // a step allocates memory, as real work would
 		params := make([]float32, model.NumParams())
 		x, y := modeltest.RandomBatch(rand.New(rand.NewPCG(1, 1)), 64, 784, 10)
 		model.LossGrad(params, make([]float32, len(params)), x, y)
@@ -108,7 +108,7 @@ func TestGPULendAndYieldOnARealGPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	comp, err := gpu.NewCompute(gpu.ComputeConfig{ModelSpec: "mlp:1024,1024", Dim: 784, Classes: 10, OpenGPU: openByUUID,
+	comp, err := gpu.NewCompute(gpu.ComputeConfig{ModelSpec: "mlp:1024,1024", Input: training.Flat(784), Classes: 10, OpenGPU: openByUUID,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestGPULendAndYieldOnARealGPU(t *testing.T) {
 	wg.Go(func() { _ = mon.Run(ctx) })
 	wg.Go(func() { comp.Follow(ctx, mon) })
 	wg.Go(func() {
-		m, _ := training.ParseModel("mlp:1024,1024", 784, 10)
+		m, _ := training.ParseModel("mlp:1024,1024", training.Flat(784), 10)
 		params := make([]float32, m.NumParams())
 		rng := rand.New(rand.NewPCG(1, 2))
 		m.Init(params, rng)
@@ -209,7 +209,7 @@ func BenchmarkGPUStep(b *testing.B) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		name := fmt.Sprintf("%s/batch=%d", c.spec, c.batch)
 		params, x, y := func() ([]float32, []float32, []int32) {
-			m, _ := training.ParseModel(c.spec, 784, 10)
+			m, _ := training.ParseModel(c.spec, training.Flat(784), 10)
 			p := make([]float32, m.NumParams())
 			m.Init(p, rng)
 			x, y := modeltest.RandomBatch(rng, c.batch, 784, 10)
@@ -222,7 +222,7 @@ func BenchmarkGPUStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer be.Close()
-			m, _ := be.NewModel(c.spec, 784, 10)
+			m, _ := be.NewModel(c.spec, training.Flat(784), 10)
 			for b.Loop() {
 				m.LossGrad(params, grad, x, y)
 			}
@@ -231,7 +231,7 @@ func BenchmarkGPUStep(b *testing.B) {
 			}
 		})
 		b.Run(name+"/compute", func(b *testing.B) {
-			comp, err := gpu.NewCompute(gpu.ComputeConfig{ModelSpec: c.spec, Dim: 784, Classes: 10, OpenGPU: openByUUID,
+			comp, err := gpu.NewCompute(gpu.ComputeConfig{ModelSpec: c.spec, Input: training.Flat(784), Classes: 10, OpenGPU: openByUUID,
 				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				b.Fatal(err)

@@ -59,7 +59,7 @@ func startComputeStepping(t *testing.T, gpus int, cfg MonitorConfig, fake *fakeG
 		})
 	}
 	logs := &syncBuffer{}
-	comp, err := NewCompute(ComputeConfig{ModelSpec: testSpec, Dim: testDim, Classes: testClasses, OpenGPU: fake.open,
+	comp, err := NewCompute(ComputeConfig{ModelSpec: testSpec, Input: testInput, Classes: testClasses, OpenGPU: fake.open,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -88,8 +88,8 @@ type fakeBackend struct {
 func (b *fakeBackend) Name() string   { return "fake-cuda" }
 func (b *fakeBackend) Device() string { return "fake GPU " + b.status.UUID }
 
-func (b *fakeBackend) NewModel(spec string, dim, classes int) (training.Model, error) {
-	cpu, err := training.ParseModel(spec, dim, classes)
+func (b *fakeBackend) NewModel(spec string, input training.Shape, classes int) (training.Model, error) {
+	cpu, err := training.ParseModel(spec, input, classes)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (m *fakeModel) Close() error {
 // stepInputs is a small batch for the fake's models: mlp:8 on 4 features,
 // 3 classes.
 func stepInputs(rng *rand.Rand) (params, x []float32, y []int32) {
-	m, _ := training.ParseModel(testSpec, testDim, testClasses)
+	m, _ := training.ParseModel(testSpec, testInput, testClasses)
 	params = make([]float32, m.NumParams())
 	m.Init(params, rng)
 	x = make([]float32, 8*testDim)
@@ -220,3 +220,6 @@ const (
 	testDim     = 4
 	testClasses = 3
 )
+
+// testInput is the shape of one test sample: testDim flat features.
+var testInput = training.Flat(testDim)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime"
 	"sort"
 	"strconv"
@@ -17,10 +16,9 @@ import (
 
 // simPeer is the simulator's shell around one training.Node.
 type simPeer struct {
-	id      int
-	node    *training.Node
-	data    *training.Dataset
-	sampler *training.BatchSampler
+	id    int
+	node  *training.Node
+	steps *training.Stepper // the peer's minibatches from its shard
 
 	// Written by the worker that ran the peer's step, read by the event loop
 	// after <-stepped; a peer has at most one step in flight.
@@ -48,11 +46,9 @@ type evalPoint struct {
 
 type job func(m training.Model, scratch *scratch)
 
-type scratch struct {
-	idx []int
-	x   []float32
-	y   []int32
-}
+// scratch is a worker's storage for the minibatches it draws, whichever
+// peer it steps.
+type scratch = training.Minibatch
 
 // simulation is one run of an experiment: the peers, the event queue, the
 // network's queues and the evaluation points, all driven by one goroutine;
@@ -264,7 +260,7 @@ func (s *simulation) handle(p *simPeer, now float64) {
 	}
 	if rd.Step != nil {
 		params, round := rd.Step.Params, rd.Step.Round
-		s.jobs <- func(m training.Model, sc *scratch) { p.computeStep(m, sc, params, e.Batch) }
+		s.jobs <- func(m training.Model, sc *scratch) { p.computeStep(m, sc, params) }
 		s.q.schedule(event{at: now + e.stepSeconds(p.id, round), peer: p.id, kind: evStepDone})
 		if p.pacer != nil {
 			p.deadline++
@@ -335,7 +331,7 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 	for i := range n {
 		weight := 1.0
 		if e.Weighting == WeightBySamples {
-			weight = float64(e.Train[i].Len()) * float64(n) / float64(total)
+			weight = training.DataWeight(e.Train[i].Len(), n, total)
 		}
 		var nb []training.Neighbor
 		self := 1.0
@@ -354,9 +350,8 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 		if err != nil {
 			return nil, err
 		}
-		peers[i] = &simPeer{id: i, node: node, data: e.Train[i],
-			sampler: training.NewBatchSampler(e.Train[i].Len(), rand.New(rand.NewPCG(e.Seed, uint64(i)+1))),
-			grad:    make([]float32, len(e.Init)), stepped: make(chan struct{}, 1), seen: map[training.PeerID]int{}}
+		peers[i] = &simPeer{id: i, node: node, steps: training.NewStepper(e.Train[i], e.Batch, training.PeerBatchRand(e.Seed, i)),
+			grad: make([]float32, len(e.Init)), stepped: make(chan struct{}, 1), seen: map[training.PeerID]int{}}
 		if e.Pacing != nil {
 			cfg := *e.Pacing
 			cfg.LongPeriod = e.LongPeriod
@@ -367,11 +362,9 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 }
 
 // computeStep runs on a worker: draw the peer's next minibatch and compute
-// the gradient at params.
-func (p *simPeer) computeStep(m training.Model, s *scratch, params []float32, batch int) {
-	s.idx = p.sampler.Next(s.idx[:0], batch)
-	s.x, s.y = p.data.Batch(s.idx, s.x, s.y)
-	p.loss = m.LossGrad(params, p.grad, s.x, s.y)
+// the gradient at params with the worker's model.
+func (p *simPeer) computeStep(m training.Model, s *scratch, params []float32) {
+	p.loss = p.steps.Step(m, params, p.grad, s)
 	p.stepped <- struct{}{}
 }
 

@@ -3,7 +3,6 @@ package sims
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,8 @@ import (
 
 // Spec describes a simulation the way a researcher states it: names and
 // numbers, as given on the command line. Prepare turns it into an Experiment.
+// What the peers train is the embedded training.Recipe, the one a live mesh
+// would share; the rest is the simulated world around them.
 type Spec struct {
 	Peers    int    `json:"peers"`
 	Topology string `json:"topology"` // auto|edge|a graph (ring, exponential, ...)
@@ -33,27 +34,15 @@ type Spec struct {
 	// virtual clock (1: real speed), so minutes of movement fit in a short run.
 	MobilitySpeedup float64 `json:"mobility_speedup,omitempty"`
 	Algo            string  `json:"algo"`
-	Dataset         string  `json:"dataset"`
-	DataDir         string  `json:"data_dir,omitempty"`
-	Model           string  `json:"model"`
-	Partition       string  `json:"partition"`
-	Weighting       string  `json:"weighting"` // samples|uniform
-	Mix             string  `json:"mix"`       // atc|cta: local step before or after mixing
-	Epochs          float64 `json:"epochs"`
-	Rounds          int     `json:"rounds,omitempty"` // overrides Epochs when > 0
-	Batch           int     `json:"batch"`
-	LR              float64 `json:"lr"`
-	Schedule        string  `json:"schedule"`
-	Warmup          int     `json:"warmup_rounds"`
-	Optimizer       string  `json:"optimizer"`
-	Momentum        float64 `json:"momentum"`
-	Nesterov        bool    `json:"nesterov"`
-	WeightDecay     float64 `json:"weight_decay"`
-	Seed            uint64  `json:"seed"`
-	LatencyMatrix   string  `json:"latency_matrix,omitempty"`
-	LatencyMS       float64 `json:"latency_ms"`     // one-way link delay without a matrix
-	BandwidthMbps   float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
-	PeerGFLOPS      float64 `json:"peer_gflops"`
+	// Recipe's fields stand in the JSON beside the others, as flags do.
+	training.Recipe
+	Weighting     string  `json:"weighting"` // samples|uniform
+	Epochs        float64 `json:"epochs"`
+	Rounds        int     `json:"rounds,omitempty"` // overrides Epochs when > 0
+	LatencyMatrix string  `json:"latency_matrix,omitempty"`
+	LatencyMS     float64 `json:"latency_ms"`     // one-way link delay without a matrix
+	BandwidthMbps float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
+	PeerGFLOPS    float64 `json:"peer_gflops"`
 	// RoundTimeoutMS is the live peer's --round-timeout: the longest a
 	// round waits for its neighbors, with the live peer's deadline rules
 	// below it (training.Pacer). 0 lets every round wait for every vector.
@@ -61,19 +50,17 @@ type Spec struct {
 	TargetAccuracy float64 `json:"target_accuracy,omitempty"`
 	EvalEvery      int     `json:"eval_every"`   // 0: about 20 points per run
 	EvalSamples    int     `json:"eval_samples"` // test samples at intermediate points; 0: all
-	TestFraction   float64 `json:"test_fraction"`
 }
 
 // DefaultSpec is `gradmesh sim` with no flags: 16 peers running D-PSGD on the
-// embedded digits data, finishing in seconds.
+// embedded digits data (training.DefaultRecipe), finishing in seconds.
 func DefaultSpec() Spec {
 	return Spec{
 		Peers: 16, Topology: "auto", Algo: "dpsgd",
 		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
-		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Dataset: "digits", Model: "mlp:64",
-		Partition: "iid", Weighting: string(WeightBySamples), Mix: "atc", Epochs: 40, Batch: 16, LR: 0.1, Schedule: "cosine", Optimizer: "sgd",
-		Momentum: 0.9, Seed: 1, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10, RoundTimeoutMS: 5000,
-		EvalSamples: 2000, TestFraction: 0.2,
+		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Recipe: training.DefaultRecipe(),
+		Weighting: string(WeightBySamples), Epochs: 40, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10, RoundTimeoutMS: 5000,
+		EvalSamples: 2000,
 	}
 }
 
@@ -83,29 +70,21 @@ var Algorithms = []string{"centralized", "local", "dpsgd"}
 // Prepare loads and partitions the data, builds the model, overlay and
 // network, and checks every value, so a bad flag fails before any work.
 func (s Spec) Prepare() (*Experiment, error) {
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return nil, err
 	}
-	train, test, err := training.LoadDataset(s.Dataset, s.DataDir, s.TestFraction, s.Seed)
+	recipe, err := s.Recipe.Prepare()
 	if err != nil {
 		return nil, err
 	}
-	model, err := training.ParseModel(s.Model, train.Dim, train.Classes)
+	train, test := recipe.Train, recipe.Test
+	parts, err := recipe.Partition(s.Peers)
 	if err != nil {
 		return nil, err
 	}
-	parts, err := training.Partition(s.Partition, train.Y, train.Classes, s.Peers, s.Seed)
-	if err != nil {
-		return nil, err
-	}
-	e := &Experiment{Algo: s.Algo, Model: model, Test: test, Optimizer: s.optimizer(),
-		Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9,
+	e := &Experiment{Algo: s.Algo, Model: recipe.Model, Init: recipe.Init, Test: test, Optimizer: s.OptimizerConfig(),
+		Order: s.MixOrder(), Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9,
 		Target: s.TargetAccuracy, Seed: s.Seed, Weighting: Weighting(s.Weighting)}
-	if s.Mix == "cta" {
-		e.Order = training.CombineThenAdapt
-	} else {
-		e.Order = training.AdaptThenCombine
-	}
 
 	if s.RoundTimeoutMS > 0 {
 		e.Pacing = &training.PacerConfig{MaxRoundTimeout: time.Duration(s.RoundTimeoutMS * float64(time.Millisecond))}
@@ -148,26 +127,21 @@ func (s Spec) Prepare() (*Experiment, error) {
 		skew := training.LabelSkew(parts, train.Y, train.Classes)
 		e.LabelSkew = &skew
 	}
-	if e.Schedule, err = training.ParseSchedule(s.Schedule, s.LR, s.Warmup, e.Rounds); err != nil {
+	if e.Schedule, err = s.LRSchedule(e.Rounds); err != nil {
 		return nil, err
 	}
 	e.EvalEvery = s.EvalEvery
 	if e.EvalEvery == 0 {
 		e.EvalEvery = max(1, e.Rounds/20)
 	}
-	e.EvalTest = test
-	if s.EvalSamples > 0 && s.EvalSamples < test.Len() {
-		rng := rand.New(rand.NewPCG(s.Seed, 0x6576616c))
-		idx := rng.Perm(test.Len())[:s.EvalSamples]
-		slices.Sort(idx)
-		e.EvalTest = test.Subset(idx)
-	}
-	e.Init = make([]float32, model.NumParams())
-	model.Init(e.Init, rand.New(rand.NewPCG(s.Seed, 0x696e6974)))
+	e.EvalTest = recipe.EvalSubset(s.EvalSamples)
 	return e, nil
 }
 
-func (s Spec) check() error {
+// Check reports the first value that cannot run, naming its flag, before any
+// data is read: the simulated world's settings, then the embedded Recipe's
+// (this method shadows Recipe.Check and runs it last).
+func (s Spec) Check() error {
 	switch {
 	case s.Peers < 1:
 		return fmt.Errorf("--peers %d: need at least 1 peer", s.Peers)
@@ -175,10 +149,6 @@ func (s Spec) check() error {
 		return fmt.Errorf("--algo %q: want one of %s", s.Algo, strings.Join(Algorithms, ", "))
 	case s.Weighting != string(WeightBySamples) && s.Weighting != string(WeightUniform):
 		return fmt.Errorf("--weighting %q: want samples or uniform", s.Weighting)
-	case s.Mix != "atc" && s.Mix != "cta":
-		return fmt.Errorf("--mix %q: want atc (step, then mix) or cta (mix and step at once)", s.Mix)
-	case s.Batch < 1:
-		return fmt.Errorf("--batch %d: need at least 1 sample per step", s.Batch)
 	case s.Rounds < 0:
 		return fmt.Errorf("--rounds %d: want ≥ 0 (0 derives rounds from --epochs)", s.Rounds)
 	case s.Rounds == 0 && !(s.Epochs > 0 && s.Epochs < 1e6):
@@ -195,8 +165,6 @@ func (s Spec) check() error {
 		return fmt.Errorf("--target-accuracy %g: want a fraction in [0, 1]", s.TargetAccuracy)
 	case s.EvalEvery < 0 || s.EvalSamples < 0:
 		return fmt.Errorf("--eval-every and --eval-samples must be ≥ 0")
-	case s.Warmup < 0:
-		return fmt.Errorf("--warmup %d: want ≥ 0 rounds", s.Warmup)
 	case s.LongPeriod < 1:
 		return fmt.Errorf("--long-period %d: want ≥ 1 round", s.LongPeriod)
 	case !(s.MobilitySeconds >= 0) || math.IsInf(s.MobilitySeconds, 0):
@@ -206,11 +174,7 @@ func (s Spec) check() error {
 	case s.MobilitySeconds > 0 && s.Topology != "edge":
 		return fmt.Errorf("--mobility needs --topology edge: only generated devices move")
 	}
-	return s.optimizer().Validate()
-}
-
-func (s Spec) optimizer() training.OptimizerConfig {
-	return training.OptimizerConfig{Kind: s.Optimizer, Momentum: s.Momentum, Nesterov: s.Nesterov, WeightDecay: s.WeightDecay}
+	return s.Recipe.Check()
 }
 
 // latencies loads or generates the run's round-trip times: nil for a

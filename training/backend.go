@@ -14,10 +14,11 @@ type Backend interface {
 	Name() string
 	// Device describes the hardware in one line, for logs and status pages.
 	Device() string
-	// NewModel builds a model with ParseModel's semantics: spec is "softmax"
-	// or "mlp:H1[,H2...]", dim the number of input features, classes the
-	// number of labels.
-	NewModel(spec string, dim, classes int) (Model, error)
+	// NewModel builds a model with ParseModel's semantics: spec names a
+	// registered model ("softmax", "mlp:H1[,H2...]", ...), input is the
+	// shape of one sample, classes the number of labels. A backend that
+	// cannot run a valid spec's kind of model says so in its error.
+	NewModel(spec string, input Shape, classes int) (Model, error)
 	// Close frees everything the backend holds on its device. Models made by
 	// it stop computing afterwards (see DeviceModel). Closing twice is a no-op.
 	Close() error
@@ -68,8 +69,8 @@ func (CPUBackend) Device() string {
 }
 
 // NewModel implements Backend.
-func (CPUBackend) NewModel(spec string, dim, classes int) (Model, error) {
-	return ParseModel(spec, dim, classes)
+func (CPUBackend) NewModel(spec string, input Shape, classes int) (Model, error) {
+	return ParseModel(spec, input, classes)
 }
 
 // Close implements Backend.

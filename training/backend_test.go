@@ -12,7 +12,7 @@ func TestCPUBackendKeepsTheModelContract(t *testing.T) {
 }
 
 func TestCPUBackendBuildsParseModelModels(t *testing.T) {
-	m, err := training.CPUBackend{}.NewModel("mlp:32,16", 64, 10)
+	m, err := training.CPUBackend{}.NewModel("mlp:32,16", training.Flat(64), 10)
 	if err != nil || m.Spec() != "mlp:64-32-16-10" {
 		t.Fatalf("NewModel = %v, %v; want mlp:64-32-16-10", m, err)
 	}

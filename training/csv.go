@@ -22,7 +22,8 @@ const maxCSVBytes = 1 << 31
 var errCSVTooLarge = fmt.Errorf("input exceeds %d bytes", int64(maxCSVBytes))
 
 // ReadCSV reads a labelled dataset with one sample per row: the feature
-// values, then an integer label in the last column. Cells are separated by
+// values, then an integer label in the last column. Samples are flat: a row
+// of D features has shape D. Cells are separated by
 // commas, or by semicolons or tabs when the first line uses those instead.
 // A first row with any non-numeric cell is taken as a header and skipped.
 // Gzip-compressed input is detected by its magic bytes. Classes is the
@@ -60,6 +61,7 @@ func ReadCSV(r io.Reader, name string) (*Dataset, error) {
 				return nil, fail("line %d has %d column; want feature columns then a label column", line, width)
 			}
 			d.Dim = width - 1
+			d.Shape = Flat(d.Dim)
 			if isCSVHeader(record) {
 				continue
 			}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestReadCSV(t *testing.T) {
-	want := &Dataset{Name: "toy", X: []float32{1, 2.5, -3, 4e-1, 0, 0}, Y: []int32{0, 3, 1}, Dim: 2, Classes: 4}
+	want := &Dataset{Name: "toy", X: []float32{1, 2.5, -3, 4e-1, 0, 0}, Y: []int32{0, 3, 1}, Shape: Flat(2), Dim: 2, Classes: 4}
 	tests := []struct {
 		name string
 		text string
@@ -34,7 +34,7 @@ func TestReadCSV(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if d.Name != want.Name || d.Dim != want.Dim || d.Classes != want.Classes ||
+				if d.Name != want.Name || !slices.Equal(d.Shape, want.Shape) || d.Dim != want.Dim || d.Classes != want.Classes ||
 					!slices.Equal(d.X, want.X) || !slices.Equal(d.Y, want.Y) {
 					t.Errorf("got %+v, want %+v", d, want)
 				}

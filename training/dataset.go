@@ -1,13 +1,20 @@
 package training
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
-// Dataset is a labelled set of dense feature vectors held row-major in one
-// float32 slice: sample i is X[i*Dim:(i+1)*Dim] with label Y[i] in [0, Classes).
+// Dataset is a labelled set of samples held row-major in one float32 slice:
+// sample i is X[i*Dim:(i+1)*Dim] with label Y[i] in [0, Classes). Shape says
+// how a sample's Dim values are laid out (C×H×W, D, T); Dim is always
+// Shape.Size(), the flat feature count that models reading a flat vector and
+// every per-row loop use.
 type Dataset struct {
 	Name    string
 	X       []float32
 	Y       []int32
+	Shape   Shape
 	Dim     int
 	Classes int
 }
@@ -21,13 +28,16 @@ func (d *Dataset) Row(i int) []float32 { return d.X[i*d.Dim : (i+1)*d.Dim] }
 // Validate checks that the shape fields agree with the data, so that a bad
 // loader fails here and not with an index panic deep inside a model.
 func (d *Dataset) Validate() error {
+	if err := d.Shape.Validate(); err != nil {
+		return fmt.Errorf("training: dataset %q: %w", d.Name, err)
+	}
 	switch {
-	case d.Dim <= 0:
-		return fmt.Errorf("training: dataset %q: feature dimension %d, want > 0", d.Name, d.Dim)
+	case d.Dim != d.Shape.Size():
+		return fmt.Errorf("training: dataset %q: feature dimension %d, but samples of shape %s hold %d values", d.Name, d.Dim, d.Shape, d.Shape.Size())
 	case d.Classes < 2:
 		return fmt.Errorf("training: dataset %q: %d classes, want at least 2", d.Name, d.Classes)
 	case len(d.X) != len(d.Y)*d.Dim:
-		return fmt.Errorf("training: dataset %q: %d feature values for %d samples of dimension %d", d.Name, len(d.X), len(d.Y), d.Dim)
+		return fmt.Errorf("training: dataset %q: %d feature values for %d samples of shape %s (%d values each)", d.Name, len(d.X), len(d.Y), d.Shape, d.Dim)
 	}
 	for i, y := range d.Y {
 		if y < 0 || int(y) >= d.Classes {
@@ -37,10 +47,10 @@ func (d *Dataset) Validate() error {
 	return nil
 }
 
-// Subset returns a new dataset holding the samples at idx, in that order
-// (features are copied, so the subset owns its memory).
+// Subset returns a new dataset holding the samples at idx, in that order, of
+// the same shape (features are copied, so the subset owns its memory).
 func (d *Dataset) Subset(idx []int) *Dataset {
-	s := &Dataset{Name: d.Name, Dim: d.Dim, Classes: d.Classes,
+	s := &Dataset{Name: d.Name, Shape: slices.Clone(d.Shape), Dim: d.Dim, Classes: d.Classes,
 		X: make([]float32, 0, len(idx)*d.Dim), Y: make([]int32, 0, len(idx))}
 	for _, i := range idx {
 		s.X = append(s.X, d.Row(i)...)

@@ -10,8 +10,8 @@ func TestDigits(t *testing.T) {
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if d.Name != "digits" || d.Len() != 1797 || d.Dim != 64 || d.Classes != 10 {
-		t.Fatalf("%q: %d samples × %d in %d classes, want digits: 1797 × 64 in 10", d.Name, d.Len(), d.Dim, d.Classes)
+	if d.Name != "digits" || d.Len() != 1797 || d.Dim != 64 || d.Shape.String() != "1×8×8" || d.Classes != 10 {
+		t.Fatalf("%q: %d samples × %d (%s) in %d classes, want digits: 1797 × 64 (1×8×8) in 10", d.Name, d.Len(), d.Dim, d.Shape, d.Classes)
 	}
 	for i, v := range d.X {
 		if v < 0 || v > 16 || v != float32(int(v)) {

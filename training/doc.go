@@ -1,6 +1,10 @@
 // Package training is what a gradmesh peer learns: flat float32 parameter
-// vectors, models, losses, optimizers, learning-rate schedules, datasets,
+// vectors, models (found by name in a registry and built for a sample's
+// shape), losses, optimizers, learning-rate schedules, datasets,
 // partitioners and the decentralized-SGD algorithms as a state machine with no
-// I/O. It imports gonum and nothing from the network side, so every piece runs
-// and tests without a network, a clock or a GPU.
+// I/O. A Recipe gathers what every peer of a run must share, and every shell
+// (the simulator, the live peer, the protocol-level tests) prepares it and
+// steps through a Stepper the same way. It imports gonum and nothing from the
+// network side, so every piece runs and tests without a network, a clock or a
+// GPU.
 package training

@@ -57,15 +57,15 @@ func (b *fallbackBackend) Close() error {
 
 // NewModel builds the CPU model first, so a bad spec is an error rather than
 // a fallback; a device that cannot build a valid spec is a fallback.
-func (b *fallbackBackend) NewModel(spec string, dim, classes int) (Model, error) {
-	cpu, err := CPUBackend{}.NewModel(spec, dim, classes)
+func (b *fallbackBackend) NewModel(spec string, input Shape, classes int) (Model, error) {
+	cpu, err := CPUBackend{}.NewModel(spec, input, classes)
 	if err != nil {
 		return nil, err
 	}
 	if b.state.closed.Load() {
 		return nil, errFallbackBackendClosed
 	}
-	dev, err := b.device.NewModel(spec, dim, classes)
+	dev, err := b.device.NewModel(spec, input, classes)
 	if err != nil {
 		b.state.report(fmt.Errorf("%s backend cannot build %s: %w", b.device.Name(), spec, err))
 		return &fallbackModel{cpu: cpu, state: b.state}, nil

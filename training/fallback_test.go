@@ -31,11 +31,11 @@ var errDeviceLost = errors.New("device lost")
 func (d *flakyDevice) Name() string   { return "flaky" }
 func (d *flakyDevice) Device() string { return "test device" }
 func (d *flakyDevice) Close() error   { return nil }
-func (d *flakyDevice) NewModel(spec string, dim, classes int) (training.Model, error) {
+func (d *flakyDevice) NewModel(spec string, input training.Shape, classes int) (training.Model, error) {
 	if d.buildErr != nil {
 		return nil, d.buildErr
 	}
-	m, err := training.ParseModel(spec, dim, classes)
+	m, err := training.ParseModel(spec, input, classes)
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +81,12 @@ func TestWithCPUFallbackMovesToTheCPUOnFirstFailure(t *testing.T) {
 	if b.Name() != "flaky" || b.Device() != "test device" {
 		t.Fatalf("wrapper renames the backend: %q, %q", b.Name(), b.Device())
 	}
-	m, err := b.NewModel("mlp:8", 6, 3)
+	m, err := b.NewModel("mlp:8", training.Flat(6), 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clone := m.Clone()
-	ref, _ := training.ParseModel("mlp:8", 6, 3)
+	ref, _ := training.ParseModel("mlp:8", training.Flat(6), 3)
 	params := make([]float32, ref.NumParams())
 	ref.Init(params, rand.New(rand.NewPCG(1, 1)))
 	rng := rand.New(rand.NewPCG(2, 2))
@@ -125,14 +125,14 @@ func TestWithCPUFallbackBuildErrors(t *testing.T) {
 	dev.buildErr = errors.New("no kernels for this shape")
 	var reports []error
 	b := training.WithCPUFallback(dev, func(err error) { reports = append(reports, err) })
-	if _, err := b.NewModel("mlp:zero", 6, 3); err == nil || len(reports) != 0 {
+	if _, err := b.NewModel("mlp:zero", training.Flat(6), 3); err == nil || len(reports) != 0 {
 		t.Fatalf("bad spec: err %v, reports %v; want an error and no fallback", err, reports)
 	}
-	m, err := b.NewModel("mlp:8", 6, 3)
+	m, err := b.NewModel("mlp:8", training.Flat(6), 3)
 	if err != nil || len(reports) != 1 {
 		t.Fatalf("device cannot build: err %v, reports %v; want a CPU model and one report", err, reports)
 	}
-	ref, _ := training.ParseModel("mlp:8", 6, 3)
+	ref, _ := training.ParseModel("mlp:8", training.Flat(6), 3)
 	params := make([]float32, ref.NumParams())
 	ref.Init(params, rand.New(rand.NewPCG(3, 3)))
 	x, y := modeltest.RandomBatch(rand.New(rand.NewPCG(4, 4)), 5, 6, 3)

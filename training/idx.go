@@ -245,10 +245,12 @@ var idxFileBases = [4]string{
 // LoadIDXDir loads train and test sets from a directory holding files named
 // like MNIST's: train-images-idx3-ubyte, train-labels-idx1-ubyte,
 // t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally with
-// .gz. Images are flattened (28×28 → 784); uint8 pixels are scaled to [0,1]
-// by dividing by 255, other types are kept as stored. Classes is the largest
-// label over both sets plus one (at least 2), so that train and test agree.
-// Both sets are named after the directory.
+// .gz. Samples keep the shape the image file stores after its count, with a
+// single channel added to H×W images (MNIST's 28×28 becomes 1×28×28) and a
+// rank-1 row left flat; uint8 pixels are scaled to [0,1] by dividing by 255,
+// other types are kept as stored. Classes is the largest label over both sets
+// plus one (at least 2), so that train and test agree. Both sets are named
+// after the directory.
 func LoadIDXDir(dir string) (train, test *Dataset, err error) {
 	if info, err := os.Stat(dir); err != nil {
 		return nil, nil, fmt.Errorf("training: IDX directory: %w", err)
@@ -329,7 +331,17 @@ func idxDataset(name, dir, imagesBase, labelsBase string, images, labels *IDXArr
 			x[i] /= 255
 		}
 	}
-	return &Dataset{Name: name, X: x, Y: y, Dim: dim}, nil
+	return &Dataset{Name: name, X: x, Y: y, Shape: idxSampleShape(images.Dims[1:]), Dim: dim}, nil
+}
+
+// idxSampleShape is the shape of one sample stored as dims: an H×W image
+// gets its single channel, 1×H×W, like every image shape; other ranks (a
+// flat row, C×H×W) are kept as stored.
+func idxSampleShape(dims []int) Shape {
+	if len(dims) == 2 {
+		return Shape{1, dims[0], dims[1]}
+	}
+	return slices.Clone(Shape(dims))
 }
 
 // maxClasses caps a label value read from a file, so that one corrupt label

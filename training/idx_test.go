@@ -178,8 +178,9 @@ func TestLoadIDXDir(t *testing.T) {
 		if err := d.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if d.Dim != 4 || d.Classes != 7 || d.Name != filepath.Base(dir) {
-			t.Errorf("%d features, %d classes, name %q; want 4, 7 (max test label 6 + 1), %q", d.Dim, d.Classes, d.Name, filepath.Base(dir))
+		if d.Dim != 4 || d.Shape.String() != "1×2×2" || d.Classes != 7 || d.Name != filepath.Base(dir) {
+			t.Errorf("%d features of shape %s, %d classes, name %q; want 4 of 1×2×2 (one channel), 7 (max test label 6 + 1), %q",
+				d.Dim, d.Shape, d.Classes, d.Name, filepath.Base(dir))
 		}
 	}
 	if train.Len() != 3 || test.Len() != 2 {
@@ -248,6 +249,11 @@ func TestLoadIDXDirMNIST(t *testing.T) {
 	}
 	if err := train.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	for _, d := range []*Dataset{train, test} {
+		if !slices.Equal(d.Shape, Shape{1, 28, 28}) {
+			t.Errorf("MNIST samples have shape %s, want 1×28×28", d.Shape)
+		}
 	}
 	if want := []int32{5, 0, 4, 1, 9, 2, 1, 3, 1, 4}; !slices.Equal(train.Y[:10], want) {
 		t.Errorf("first train labels %v, want %v", train.Y[:10], want)

@@ -1,6 +1,7 @@
 package training
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -42,30 +43,35 @@ func NewMLP(sizes ...int) (*MLP, error) {
 	return &MLP{sizes: append([]int(nil), sizes...)}, nil
 }
 
-// ParseModel builds a model from a flag value: "softmax" or "mlp:H1[,H2...]".
-func ParseModel(spec string, inputs, classes int) (Model, error) {
-	name, arg, _ := strings.Cut(spec, ":")
-	switch name {
-	case "softmax":
-		if arg != "" {
-			return nil, fmt.Errorf("training: model %q: softmax takes no sizes", spec)
-		}
-		return NewMLP(inputs, classes)
-	case "mlp":
-		if arg == "" {
-			return nil, fmt.Errorf("training: model %q: want mlp:H1[,H2...], e.g. mlp:128", spec)
-		}
-		sizes := []int{inputs}
-		for _, f := range strings.Split(arg, ",") {
-			h, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || h < 1 {
-				return nil, fmt.Errorf("training: model %q: hidden size %q is not a positive integer", spec, f)
-			}
-			sizes = append(sizes, h)
-		}
-		return NewMLP(append(sizes, classes)...)
+func init() {
+	RegisterModel("softmax", "softmax", buildSoftmax)
+	RegisterModel("mlp", "mlp:H1[,H2...]", buildMLP)
+}
+
+// buildSoftmax is the ModelBuilder of "softmax": softmax regression on the
+// flattened sample.
+func buildSoftmax(arg string, input Shape, classes int) (Model, error) {
+	if arg != "" {
+		return nil, errors.New("softmax takes no sizes")
 	}
-	return nil, fmt.Errorf("training: unknown model %q (want softmax or mlp:H1[,H2...])", spec)
+	return NewMLP(input.Size(), classes)
+}
+
+// buildMLP is the ModelBuilder of "mlp:H1[,H2...]": ReLU hidden layers of
+// the given widths on the flattened sample.
+func buildMLP(arg string, input Shape, classes int) (Model, error) {
+	if arg == "" {
+		return nil, errors.New("want mlp:H1[,H2...], e.g. mlp:128")
+	}
+	sizes := []int{input.Size()}
+	for _, f := range strings.Split(arg, ",") {
+		h, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || h < 1 {
+			return nil, fmt.Errorf("hidden size %q is not a positive integer", f)
+		}
+		sizes = append(sizes, h)
+	}
+	return NewMLP(append(sizes, classes)...)
 }
 
 // Sizes returns the layer sizes, input first.

@@ -148,13 +148,13 @@ func TestMLPLearnsSeparableData(t *testing.T) {
 func TestParseModel(t *testing.T) {
 	good := map[string]string{"softmax": "mlp:64-10", "mlp:32": "mlp:64-32-10", "mlp:32,16": "mlp:64-32-16-10"}
 	for spec, want := range good {
-		m, err := ParseModel(spec, 64, 10)
+		m, err := ParseModel(spec, Flat(64), 10)
 		if err != nil || m.Spec() != want {
 			t.Errorf("ParseModel(%q) = %v, %v; want %s", spec, m, err, want)
 		}
 	}
 	for _, spec := range []string{"", "cnn", "mlp", "mlp:", "mlp:0", "mlp:12,x", "softmax:3", "mlp:-4"} {
-		if _, err := ParseModel(spec, 64, 10); err == nil {
+		if _, err := ParseModel(spec, Flat(64), 10); err == nil {
 			t.Errorf("ParseModel(%q) accepted a bad spec", spec)
 		}
 	}

@@ -48,7 +48,7 @@ func TestStandardizerPerFeature(t *testing.T) {
 }
 
 func TestStandardizerConstantColumn(t *testing.T) {
-	d := &Dataset{Name: "c", Dim: 2, Classes: 2, X: []float32{5, 1, 5, 2, 5, 3}, Y: []int32{0, 1, 0}}
+	d := &Dataset{Name: "c", Shape: Flat(2), Dim: 2, Classes: 2, X: []float32{5, 1, 5, 2, 5, 3}, Y: []int32{0, 1, 0}}
 	s := FitStandardizer(d, true)
 	if s.Mean[0] != 5 || s.Std[0] != 1 {
 		t.Errorf("constant column: mean %v std %v, want 5 and 1", s.Mean[0], s.Std[0])
@@ -62,12 +62,12 @@ func TestStandardizerConstantColumn(t *testing.T) {
 }
 
 func TestStandardizerGlobal(t *testing.T) {
-	d := &Dataset{Name: "g", Dim: 2, Classes: 2, X: []float32{0, 2, 4, 6}, Y: []int32{0, 1}}
+	d := &Dataset{Name: "g", Shape: Flat(2), Dim: 2, Classes: 2, X: []float32{0, 2, 4, 6}, Y: []int32{0, 1}}
 	s := FitStandardizer(d, false)
 	if len(s.Mean) != 1 || s.Mean[0] != 3 || math.Abs(float64(s.Std[0])-math.Sqrt(5)) > 1e-6 {
 		t.Fatalf("got %+v, want one mean 3 and one std √5", s)
 	}
-	test := &Dataset{Name: "t", Dim: 2, Classes: 2, X: []float32{3, 3}, Y: []int32{1}}
+	test := &Dataset{Name: "t", Shape: Flat(2), Dim: 2, Classes: 2, X: []float32{3, 3}, Y: []int32{1}}
 	s.Apply(test) // fitted statistics carry over to other sets unchanged
 	if test.X[0] != 0 || test.X[1] != 0 {
 		t.Errorf("applied to the training mean: %v, want zeros", test.X)

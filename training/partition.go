@@ -11,14 +11,6 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// PCG streams of the partitioners: each has its own, so that the same seed
-// gives unrelated draws in the split and in each kind of partition.
-const (
-	iidStream       = 0x696964           // "iid"
-	dirichletStream = 0x6469726963686c74 // "dirichlt"
-	shardsStream    = 0x736861726473     // "shards"
-)
-
 // maxDirichletTries bounds how often PartitionDirichlet redraws the class
 // proportions before giving up on giving every peer enough samples.
 const maxDirichletTries = 1000

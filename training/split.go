@@ -8,11 +8,6 @@ import (
 	"slices"
 )
 
-// splitStream is the PCG stream of SplitTrainTest, distinct from the
-// partitioners' streams so that one seed does not correlate the split with
-// the partition drawn after it.
-const splitStream = 0x73706c6974 // "split"
-
 // SplitTrainTest divides d into a training and a test set by a stratified
 // shuffle: every class puts the same fraction of its samples in the test set
 // (to within one sample), so a rare class is not lost from either side by

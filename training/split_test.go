@@ -10,7 +10,7 @@ import (
 // taggedDataset has n samples whose single feature is the sample's index,
 // so that a split's output can be traced back to its input.
 func taggedDataset(labels []int32, classes int) *Dataset {
-	d := &Dataset{Name: "tagged", Dim: 1, Classes: classes, Y: slices.Clone(labels)}
+	d := &Dataset{Name: "tagged", Shape: Flat(1), Dim: 1, Classes: classes, Y: slices.Clone(labels)}
 	for i := range labels {
 		d.X = append(d.X, float32(i))
 	}
@@ -97,7 +97,7 @@ func TestSplitTrainTestErrors(t *testing.T) {
 		{"NaN", d, math.NaN(), "test fraction NaN"},
 		{"empty test", d, 0.05, "leaves 4 for training and 0 for testing"},
 		{"empty train", d, 0.95, "leaves 0 for training and 4 for testing"},
-		{"invalid dataset", &Dataset{Name: "bad", Dim: 1, Classes: 2, X: []float32{1}, Y: []int32{5}}, 0.5, "label 5"},
+		{"invalid dataset", &Dataset{Name: "bad", Shape: Flat(1), Dim: 1, Classes: 2, X: []float32{1}, Y: []int32{5}}, 0.5, "label 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -165,6 +165,12 @@ type peerDevice struct {
 	stop     func() // frees the GPU and stops watching it
 }
 
+// LossGrad computes a step wherever the device runs it now, so that a
+// training.Stepper can step with the device as with a model.
+func (d *peerDevice) LossGrad(params, grad, x []float32, y []int32) float64 {
+	return d.lossGrad(params, grad, x, y)
+}
+
 // cpuDevice trains on cpu and reports a fixed GPU status with its step count.
 func cpuDevice(cpu training.Model, st gossip.GPUStatus) *peerDevice {
 	var steps atomic.Uint64
@@ -187,7 +193,7 @@ func cpuDevice(cpu training.Model, st gossip.GPUStatus) *peerDevice {
 // and a gpu.Compute moves steps onto it while it is idle; without one the
 // peer trains on the CPU after one log line saying why, or, with --device
 // gpu, fails.
-func startPeerDevice(f deviceFlags, idle gpu.IdleConfig, spec string, dim, classes int, cpu training.Model, log *slog.Logger) (*peerDevice, error) {
+func startPeerDevice(f deviceFlags, idle gpu.IdleConfig, spec string, input training.Shape, classes int, cpu training.Model, log *slog.Logger) (*peerDevice, error) {
 	if f.mode == "cpu" {
 		return cpuDevice(cpu, gossip.GPUStatus{State: string(gpu.StateDisabled), Reason: "--device cpu", Device: -1}), nil
 	}
@@ -211,7 +217,7 @@ func startPeerDevice(f deviceFlags, idle gpu.IdleConfig, spec string, dim, class
 	if err != nil {
 		return nil, errors.Join(err, session.Close())
 	}
-	comp, err := gpu.NewCompute(gpu.ComputeConfig{ModelSpec: spec, Dim: dim, Classes: classes, OpenGPU: openCUDA, Logger: log})
+	comp, err := gpu.NewCompute(gpu.ComputeConfig{ModelSpec: spec, Input: input, Classes: classes, OpenGPU: openCUDA, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, session.Close())
 	}
@@ -332,8 +338,8 @@ func chooseSimDevice(f deviceFlags, log *slog.Logger) (*simDevice, error) {
 
 // model builds the simulator's prototype model on the chosen backend.
 // --device gpu fails if the GPU cannot build it.
-func (d *simDevice) model(f deviceFlags, spec string, dim, classes int) (training.Model, error) {
-	m, err := d.backend.NewModel(spec, dim, classes)
+func (d *simDevice) model(f deviceFlags, spec string, input training.Shape, classes int) (training.Model, error) {
+	m, err := d.backend.NewModel(spec, input, classes)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,8 @@ type fakeBackend struct{ f *cpuAsGPU }
 func (b fakeBackend) Name() string   { return "fake-cuda" }
 func (b fakeBackend) Device() string { return "fake H200 " + b.f.uuid }
 func (b fakeBackend) Close() error   { b.f.closed.Add(1); return nil }
-func (b fakeBackend) NewModel(spec string, dim, classes int) (training.Model, error) {
-	m, err := training.ParseModel(spec, dim, classes)
+func (b fakeBackend) NewModel(spec string, input training.Shape, classes int) (training.Model, error) {
+	m, err := training.ParseModel(spec, input, classes)
 	return countingModel{m, &b.f.steps}, err
 }
 

@@ -22,7 +22,6 @@ import (
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/gpu"
 	"github.com/gradmesh/gradmesh/p2p"
-	"github.com/gradmesh/gradmesh/sims"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
 	"github.com/gradmesh/gradmesh/wire"
@@ -35,7 +34,7 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 type joinFlags struct {
-	learn                               sims.Spec // dataset, model and optimizer flags shared with sim
+	learn                               training.Recipe // what the run trains: the flags shared with sim
 	key, run, shard, statusAddr, out    string
 	allowFile                           string
 	listen, bootstrap                   stringList
@@ -49,7 +48,7 @@ type joinFlags struct {
 }
 
 func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := joinFlags{learn: sims.DefaultSpec()}
+	f := joinFlags{learn: training.DefaultRecipe()}
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addTrainingFlags(fs, &f.learn)
@@ -87,24 +86,21 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // joinSetup is everything a peer needs before it touches the network.
 type joinSetup struct {
-	train, test *training.Dataset
-	model       training.Model
-	init        []float32
-	schedule    training.Schedule
-	optimizer   training.OptimizerConfig
-	weight      float64
-	allow       []peer.ID
-	order       training.MixOrder
-	neighbors   topology.SelectConfig
-	idle        gpu.IdleConfig
+	recipe    *training.PreparedRecipe // the data, model and x₀ every peer of the run shares
+	train     *training.Dataset        // this peer's data: its --shard, or all of recipe.Train
+	weight    float64                  // its data weight n_i/n̄ (1 without --shard)
+	schedule  training.Schedule
+	allow     []peer.ID
+	neighbors topology.SelectConfig
+	idle      gpu.IdleConfig
 }
 
 func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if f.rounds < 1 {
 		return nil, fmt.Errorf("--rounds %d: want ≥ 1", f.rounds)
 	}
-	if f.learn.Batch < 1 {
-		return nil, fmt.Errorf("--batch %d: want ≥ 1", f.learn.Batch)
+	if err := f.learn.Check(); err != nil {
+		return nil, err
 	}
 	neighbors, err := neighborConfig(f)
 	if err != nil {
@@ -113,8 +109,11 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if f.minPeers < 1 {
 		return nil, fmt.Errorf("--min-peers %d: want ≥ 1", f.minPeers)
 	}
-	if f.learn.Mix != "atc" && f.learn.Mix != "cta" {
-		return nil, fmt.Errorf("--mix %q: want atc or cta", f.learn.Mix)
+	shard, shards := 0, 1
+	if f.shard != "" {
+		if shard, shards, err = parseShard(f.shard); err != nil {
+			return nil, err
+		}
 	}
 	if err := f.device.check(); err != nil {
 		return nil, err
@@ -123,36 +122,17 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	train, test, err := training.LoadDataset(f.learn.Dataset, f.learn.DataDir, f.learn.TestFraction, f.learn.Seed)
+	recipe, err := f.learn.Prepare()
 	if err != nil {
 		return nil, err
 	}
-	s := &joinSetup{train: train, test: test, weight: 1, order: training.AdaptThenCombine, neighbors: neighbors, idle: idle}
-	if f.learn.Mix == "cta" {
-		s.order = training.CombineThenAdapt
-	}
+	s := &joinSetup{recipe: recipe, train: recipe.Train, weight: 1, neighbors: neighbors, idle: idle}
 	if f.shard != "" {
-		i, n, err := parseShard(f.shard)
-		if err != nil {
+		if s.train, s.weight, err = recipe.Shard(shard, shards); err != nil {
 			return nil, err
 		}
-		parts, err := training.Partition(f.learn.Partition, train.Y, train.Classes, n, f.learn.Seed)
-		if err != nil {
-			return nil, err
-		}
-		s.train = train.Subset(parts[i])
-		s.weight = float64(len(parts[i])) * float64(n) / float64(train.Len())
 	}
-	if s.model, err = training.ParseModel(f.learn.Model, train.Dim, train.Classes); err != nil {
-		return nil, err
-	}
-	s.init = make([]float32, s.model.NumParams())
-	s.model.Init(s.init, rand.New(rand.NewPCG(f.learn.Seed, 0x696e6974)))
-	if s.schedule, err = training.ParseSchedule(f.learn.Schedule, f.learn.LR, f.learn.Warmup, f.rounds); err != nil {
-		return nil, err
-	}
-	s.optimizer = training.OptimizerConfig{Kind: f.learn.Optimizer, Momentum: f.learn.Momentum, Nesterov: f.learn.Nesterov, WeightDecay: f.learn.WeightDecay}
-	if err := s.optimizer.Validate(); err != nil {
+	if s.schedule, err = f.learn.LRSchedule(f.rounds); err != nil {
 		return nil, err
 	}
 	if f.allowFile != "" {
@@ -227,7 +207,7 @@ func readAllowList(path string) ([]peer.ID, error) {
 }
 
 func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdout io.Writer) error {
-	dev, err := startPeerDevice(f.device, s.idle, f.learn.Model, s.train.Dim, s.train.Classes, s.model.Clone(), log)
+	dev, err := startPeerDevice(f.device, s.idle, f.learn.Model, s.train.Shape, s.train.Classes, s.recipe.Model.Clone(), log)
 	if err != nil {
 		return err
 	}
@@ -254,11 +234,9 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 		return err
 	}
 	rng := rand.New(rand.NewPCG(f.learn.Seed, uint64(time.Now().UnixNano()))) // batches differ per peer and per start
-	sampler := training.NewBatchSampler(s.train.Len(), rng)
-	evalModel := s.model.Clone()
-	var idx []int
-	var bx []float32
-	var by []int32
+	steps := training.NewStepper(s.train, f.learn.Batch, rng)
+	var batch training.Minibatch
+	evalModel := s.recipe.Model.Clone()
 	p, err := gossip.NewPeer(gossip.PeerConfig{
 		Host: h.Host, PubSub: ps, Scorer: scorer,
 		Protect: func(id peer.ID, keep bool) {
@@ -268,14 +246,10 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 				h.Unprotect(id, "gradmesh-neighbor")
 			}
 		},
-		RTT: h.RTT, Run: f.run, ModelSpec: s.model.Spec(), Init: s.init, Optimizer: s.optimizer,
-		Schedule: s.schedule, Rounds: f.rounds, DataWeight: s.weight, Order: s.order,
-		Step: func(params, grad []float32) float64 {
-			idx = sampler.Next(idx[:0], f.learn.Batch)
-			bx, by = s.train.Batch(idx, bx, by)
-			return dev.lossGrad(params, grad, bx, by)
-		},
-		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.test) },
+		RTT: h.RTT, Run: f.run, ModelSpec: s.recipe.Model.Spec(), Init: s.recipe.Init, Optimizer: f.learn.OptimizerConfig(),
+		Schedule: s.schedule, Rounds: f.rounds, DataWeight: s.weight, Order: f.learn.MixOrder(),
+		Step:      func(params, grad []float32) float64 { return steps.Step(dev, params, grad, &batch) },
+		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.recipe.Test) },
 		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout,
 		UplinkBitsPerSec: f.uplinkMbps * 1e6, Logger: log,
 		GPUStatus: dev.status,

@@ -16,7 +16,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.IntVar(&s.Peers, "peers", s.Peers, "number of simulated peers")
-	addTrainingFlags(fs, &s)
+	addTrainingFlags(fs, &s.Recipe)
 	fs.StringVar(&s.Topology, "topology", s.Topology, "overlay: auto (chosen by --neighbors from --latency-matrix, else exponential)|edge (generated edge/6G network, overlay by --neighbors)|ring|torus|complete|exponential|regular:K|erdos-renyi:P|geometric:R")
 	fs.StringVar(&s.Neighbors, "neighbors", s.Neighbors, "neighbor policy when the overlay is chosen from latencies: random|latency|latency+long")
 	fs.IntVar(&s.Degree, "degree", s.Degree, "links each peer proposes under --neighbors (near + long)")
@@ -66,7 +66,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if dev.backend.Name() != "cpu" {
 		// Each worker clones this model: one device model per worker, their
 		// calls serialised by the backend.
-		if exp.Model, err = dev.model(device, s.Model, exp.Test.Dim, exp.Test.Classes); err != nil {
+		if exp.Model, err = dev.model(device, s.Model, exp.Test.Shape, exp.Test.Classes); err != nil {
 			return err
 		}
 	}

@@ -33,8 +33,8 @@ func (b *Backend) Device() string { return b.desc }
 
 // NewModel implements training.Backend. Device memory is allocated on the
 // model's first LossGrad or Evaluate, sized by that batch.
-func (b *Backend) NewModel(spec string, dim, classes int) (training.Model, error) {
-	cpu, err := training.ParseModel(spec, dim, classes)
+func (b *Backend) NewModel(spec string, input training.Shape, classes int) (training.Model, error) {
+	cpu, err := training.ParseModel(spec, input, classes)
 	if err != nil {
 		return nil, err
 	}

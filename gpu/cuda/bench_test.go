@@ -46,7 +46,7 @@ func BenchmarkTrainStep(b *testing.B) {
 }
 
 func benchmarkTrainStep(b *testing.B, backend training.Backend, spec string, batch int) {
-	m, err := backend.NewModel(spec, 784, 10)
+	m, err := backend.NewModel(spec, training.Flat(784), 10)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -41,11 +41,11 @@ func TestGPUMatchesCPU(t *testing.T) {
 	b := openGPU(t)
 	const tol = 1e-4
 	for _, spec := range []string{"mlp:256,128", "mlp:1024,1024"} {
-		m, err := b.NewModel(spec, 784, 10)
+		m, err := b.NewModel(spec, training.Flat(784), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ref, _ := training.ParseModel(spec, 784, 10)
+		ref, _ := training.ParseModel(spec, training.Flat(784), 10)
 		params := make([]float32, m.NumParams())
 		m.Init(params, rand.New(rand.NewPCG(1, 2)))
 		rng := rand.New(rand.NewPCG(3, 4))
@@ -75,7 +75,7 @@ func TestGPUMatchesCPU(t *testing.T) {
 // TestGPUTrains: SGD on the GPU fits data a linear model cannot.
 func TestGPUTrains(t *testing.T) {
 	b := openGPU(t)
-	m, _ := b.NewModel("mlp:16", 2, 2)
+	m, _ := b.NewModel("mlp:16", training.Flat(2), 2)
 	params := make([]float32, m.NumParams())
 	rng := rand.New(rand.NewPCG(5, 6))
 	m.Init(params, rng)
@@ -123,12 +123,12 @@ func TestGPUCloseFreesMemory(t *testing.T) {
 	}
 	// cuBLAS keeps a workspace from the first SGEMM that needs one until its
 	// handle goes: run the same shapes once before taking the baseline.
-	warm, _ := b.NewModel("mlp:1024,1024", 784, 10)
+	warm, _ := b.NewModel("mlp:1024,1024", training.Flat(784), 10)
 	step(warm, 512)
 	_ = training.CloseModel(warm)
 
 	before := free()
-	m, _ := b.NewModel("mlp:1024,1024", 784, 10)
+	m, _ := b.NewModel("mlp:1024,1024", training.Flat(784), 10)
 	step(m, 512)
 	held := b.liveBytes()
 	during := free()
@@ -143,7 +143,7 @@ func TestGPUCloseFreesMemory(t *testing.T) {
 		t.Fatalf("after Close %d bytes free, before the model %d; %d bytes still counted", after, before, b.liveBytes())
 	}
 
-	m2, _ := b.NewModel("mlp:256,128", 784, 10)
+	m2, _ := b.NewModel("mlp:256,128", training.Flat(784), 10)
 	step(m2, 64)
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gradmesh/gradmesh/training"
@@ -28,11 +29,11 @@ func TestEmulatedBackendKeepsTheModelContract(t *testing.T) {
 func TestEmulatedMatchesCPUOnTheReferenceNetwork(t *testing.T) {
 	b, _ := emulatedBackend()
 	defer b.Close()
-	m, err := b.NewModel("mlp:256,128", 784, 10)
+	m, err := b.NewModel("mlp:256,128", training.Flat(784), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := training.ParseModel("mlp:256,128", 784, 10)
+	ref, _ := training.ParseModel("mlp:256,128", training.Flat(784), 10)
 	params := make([]float32, m.NumParams())
 	m.Init(params, rand.New(rand.NewPCG(1, 2)))
 	x, y := modeltest.RandomBatch(rand.New(rand.NewPCG(3, 4)), 64, 784, 10)
@@ -102,7 +103,7 @@ func TestGemmRowMajorAllTransposes(t *testing.T) {
 func TestBuffersAreAllocatedOncePerBatchSize(t *testing.T) {
 	b, dev := emulatedBackend()
 	defer b.Close()
-	m, _ := b.NewModel("mlp:16", 12, 4)
+	m, _ := b.NewModel("mlp:16", training.Flat(12), 4)
 	params := make([]float32, m.NumParams())
 	m.Init(params, rand.New(rand.NewPCG(1, 1)))
 	grad := make([]float32, len(params))
@@ -136,13 +137,13 @@ func TestBuffersAreAllocatedOncePerBatchSize(t *testing.T) {
 // of a training step in turn: the model must report the failing call, return
 // NaN with a zero gradient, keep failing, and never touch the device again.
 func TestDeviceFailureStopsTheModel(t *testing.T) {
-	ref, _ := training.ParseModel("mlp:8,6", 5, 3)
+	ref, _ := training.ParseModel("mlp:8,6", training.Flat(5), 3)
 	params := make([]float32, ref.NumParams())
 	ref.Init(params, rand.New(rand.NewPCG(1, 1)))
 	x, y := modeltest.RandomBatch(rand.New(rand.NewPCG(2, 2)), 9, 5, 3)
 
 	b, dev := emulatedBackend()
-	m, _ := b.NewModel("mlp:8,6", 5, 3)
+	m, _ := b.NewModel("mlp:8,6", training.Flat(5), 3)
 	m.LossGrad(params, make([]float32, len(params)), x, y)
 	opsPerStep := dev.ops
 	b.Close()
@@ -150,7 +151,7 @@ func TestDeviceFailureStopsTheModel(t *testing.T) {
 	for failAt := 1; failAt <= opsPerStep; failAt++ {
 		b, dev := emulatedBackend()
 		dev.failAt = failAt
-		m, _ := b.NewModel("mlp:8,6", 5, 3)
+		m, _ := b.NewModel("mlp:8,6", training.Flat(5), 3)
 		grad := make([]float32, len(params))
 		for i := range grad {
 			grad[i] = 1
@@ -183,8 +184,8 @@ func TestFallbackRecomputesOnTheCPU(t *testing.T) {
 	b, dev := emulatedBackend()
 	var reports []string
 	fb := training.WithCPUFallback(b, func(err error) { reports = append(reports, err.Error()) })
-	m, _ := fb.NewModel("mlp:8", 5, 3)
-	ref, _ := training.ParseModel("mlp:8", 5, 3)
+	m, _ := fb.NewModel("mlp:8", training.Flat(5), 3)
+	ref, _ := training.ParseModel("mlp:8", training.Flat(5), 3)
 	params := make([]float32, ref.NumParams())
 	ref.Init(params, rand.New(rand.NewPCG(1, 1)))
 	rng := rand.New(rand.NewPCG(2, 2))
@@ -209,7 +210,7 @@ func TestCloseFreesEverything(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	var models []training.Model
 	for _, spec := range []string{"mlp:8", "mlp:16,4", "softmax"} {
-		m, _ := b.NewModel(spec, 6, 3)
+		m, _ := b.NewModel(spec, training.Flat(6), 3)
 		params := make([]float32, m.NumParams())
 		m.Init(params, rng)
 		x, y := modeltest.RandomBatch(rng, 20, 6, 3)
@@ -242,7 +243,7 @@ func TestCloseFreesEverything(t *testing.T) {
 func TestModelRefusesBadShapes(t *testing.T) {
 	b, _ := emulatedBackend()
 	defer b.Close()
-	m, _ := b.NewModel("mlp:4", 3, 2)
+	m, _ := b.NewModel("mlp:4", training.Flat(3), 2)
 	params := make([]float32, m.NumParams())
 	for _, c := range []struct {
 		name          string
@@ -269,5 +270,34 @@ func TestModelRefusesBadShapes(t *testing.T) {
 	}
 	if err := training.ModelErr(m); err != nil {
 		t.Fatalf("a refused call stopped the model: %v", err)
+	}
+}
+
+// wrappedMLP is a kind of model the CUDA backend does not know: it computes
+// as an MLP but is not one, as a CNN or GPT registered later would be.
+type wrappedMLP struct{ training.Model }
+
+// registerWrappedMLP adds "wrapped-mlp" to the registry once per test binary.
+var registerWrappedMLP = sync.OnceFunc(func() {
+	training.RegisterModel("wrapped-mlp", "wrapped-mlp", func(_ string, input training.Shape, classes int) (training.Model, error) {
+		m, err := training.NewMLP(input.Size(), classes)
+		return wrappedMLP{m}, err
+	})
+})
+
+// TestNewModelRefusesOtherKinds: a valid spec of a kind the backend cannot
+// run is a clear error, and with the CPU fallback the model trains there.
+func TestNewModelRefusesOtherKinds(t *testing.T) {
+	registerWrappedMLP()
+	b, _ := emulatedBackend()
+	defer b.Close()
+	if m, err := b.NewModel("wrapped-mlp", training.Shape{1, 2, 2}, 3); err == nil || !strings.Contains(err.Error(), "runs MLPs only") {
+		t.Fatalf("NewModel(wrapped-mlp) = %v, %v; want an error saying the backend runs MLPs only", m, err)
+	}
+	var reports []string
+	fb := training.WithCPUFallback(b, func(err error) { reports = append(reports, err.Error()) })
+	m, err := fb.NewModel("wrapped-mlp", training.Shape{1, 2, 2}, 3)
+	if err != nil || len(reports) != 1 || !strings.Contains(reports[0], "runs MLPs only") {
+		t.Fatalf("with fallback: %v, %v, reports %q; want a CPU model and one report", m, err, reports)
 	}
 }

@@ -27,15 +27,17 @@ type Config struct {
 	Tolerance float64
 }
 
-// shape is a model spec with the data dimensions it is built for.
-type shape struct {
-	spec         string
-	dim, classes int
+// modelCase is a model spec with the sample shape and classes it is built for.
+type modelCase struct {
+	spec    string
+	input   training.Shape
+	classes int
 }
 
-// shapes cover softmax regression, one and two hidden layers, and widths that
-// are not multiples of any tile or warp size.
-var shapes = []shape{{"softmax", 13, 3}, {"mlp:17", 9, 4}, {"mlp:32,16", 20, 10}}
+// modelCases cover softmax regression, one and two hidden layers, flat and
+// image-shaped samples, and widths that are not multiples of any tile or
+// warp size.
+var modelCases = []modelCase{{"softmax", training.Flat(13), 3}, {"mlp:17", training.Shape{1, 3, 3}, 4}, {"mlp:32,16", training.Flat(20), 10}}
 
 // Run checks the models of the backends that open returns. Most checks share
 // one backend; the Close checks open their own, so open must be callable more
@@ -68,13 +70,13 @@ func Run(t *testing.T, open func() (training.Backend, error), cfg Config) {
 	t.Run("BackendClose", func(t *testing.T) { testBackendClose(t, open, tol) })
 }
 
-func newPair(t *testing.T, b training.Backend, s shape) (m, ref training.Model) {
+func newPair(t *testing.T, b training.Backend, s modelCase) (m, ref training.Model) {
 	t.Helper()
-	m, err := b.NewModel(s.spec, s.dim, s.classes)
+	m, err := b.NewModel(s.spec, s.input, s.classes)
 	if err != nil {
-		t.Fatalf("%s NewModel(%q, %d, %d): %v", b.Name(), s.spec, s.dim, s.classes, err)
+		t.Fatalf("%s NewModel(%q, %s, %d): %v", b.Name(), s.spec, s.input, s.classes, err)
 	}
-	ref, err = training.ParseModel(s.spec, s.dim, s.classes)
+	ref, err = training.ParseModel(s.spec, s.input, s.classes)
 	if err != nil {
 		t.Fatalf("ParseModel(%q): %v", s.spec, err)
 	}
@@ -102,7 +104,7 @@ func checkHealthy(t *testing.T, m training.Model, what string) {
 
 // testLayout: the same spec means the same parameter vector on every backend.
 func testLayout(t *testing.T, b training.Backend) {
-	for _, s := range shapes {
+	for _, s := range modelCases {
 		m, ref := newPair(t, b, s)
 		if m.Spec() != ref.Spec() || m.NumParams() != ref.NumParams() || m.TrainFLOPs() != ref.TrainFLOPs() {
 			t.Fatalf("%s: spec %q, %d params, %g FLOPs; CPU has %q, %d, %g",
@@ -120,10 +122,12 @@ func testLayout(t *testing.T, b training.Backend) {
 }
 
 func testBadSpec(t *testing.T, b training.Backend) {
-	for _, c := range []shape{{"cnn", 4, 2}, {"mlp:0", 4, 2}, {"mlp:3,x", 4, 2}, {"softmax", 0, 2}, {"softmax", 4, 1}} {
-		if m, err := b.NewModel(c.spec, c.dim, c.classes); err == nil {
+	flat4 := training.Flat(4)
+	for _, c := range []modelCase{{"cnn", flat4, 2}, {"mlp:0", flat4, 2}, {"mlp:3,x", flat4, 2}, {"softmax", training.Flat(0), 2},
+		{"softmax", nil, 2}, {"softmax", training.Shape{1, 0, 4}, 2}, {"softmax", flat4, 1}} {
+		if m, err := b.NewModel(c.spec, c.input, c.classes); err == nil {
 			_ = training.CloseModel(m)
-			t.Errorf("NewModel(%q, %d, %d) accepted a bad model", c.spec, c.dim, c.classes)
+			t.Errorf("NewModel(%q, %s, %d) accepted a bad model", c.spec, c.input, c.classes)
 		}
 	}
 }
@@ -131,11 +135,11 @@ func testBadSpec(t *testing.T, b training.Backend) {
 // testFiniteDifferences checks every gradient entry of small networks against
 // central differences of the float64 reference loss.
 func testFiniteDifferences(t *testing.T, b training.Backend) {
-	for _, s := range []shape{{"softmax", 5, 3}, {"mlp:4", 6, 3}, {"mlp:5,6", 4, 3}} {
+	for _, s := range []modelCase{{"softmax", training.Flat(5), 3}, {"mlp:4", training.Shape{1, 2, 3}, 3}, {"mlp:5,6", training.Flat(4), 3}} {
 		m, ref := newPair(t, b, s)
 		sizes := ref.(*training.MLP).Sizes()
 		params := initParams(m, 11)
-		x, y := RandomBatch(rand.New(rand.NewPCG(3, 3)), 7, s.dim, s.classes)
+		x, y := RandomBatch(rand.New(rand.NewPCG(3, 3)), 7, s.input.Size(), s.classes)
 		grad := nanVector(len(params))
 		loss := m.LossGrad(params, grad, x, y)
 		checkHealthy(t, m, s.spec)
@@ -163,12 +167,12 @@ func testFiniteDifferences(t *testing.T, b training.Backend) {
 // testMatchesCPU grows and shrinks the batch, so scratch sized for a larger
 // batch must serve a smaller one correctly.
 func testMatchesCPU(t *testing.T, b training.Backend, tol float64) {
-	for _, s := range shapes {
+	for _, s := range modelCases {
 		m, ref := newPair(t, b, s)
 		params := initParams(m, 21)
 		rng := rand.New(rand.NewPCG(5, 5))
 		for _, batch := range []int{1, 7, 64, 130, 3, 64} {
-			x, y := RandomBatch(rng, batch, s.dim, s.classes)
+			x, y := RandomBatch(rng, batch, s.input.Size(), s.classes)
 			lossErr, gradErr := CompareLossGrad(m, ref, params, x, y)
 			checkHealthy(t, m, s.spec)
 			if !(lossErr <= tol && gradErr <= tol) {
@@ -179,7 +183,7 @@ func testMatchesCPU(t *testing.T, b training.Backend, tol float64) {
 }
 
 func testEmptyBatch(t *testing.T, b training.Backend) {
-	s := shapes[1]
+	s := modelCases[1]
 	m, _ := newPair(t, b, s)
 	params := initParams(m, 1)
 	grad := nanVector(len(params))
@@ -200,10 +204,10 @@ func testEmptyBatch(t *testing.T, b training.Backend) {
 // testEvaluate scores more rows than any backend's evaluation chunk.
 func testEvaluate(t *testing.T, b training.Backend, tol float64) {
 	const n = 1300
-	for _, s := range shapes {
+	for _, s := range modelCases {
 		m, ref := newPair(t, b, s)
 		params := initParams(m, 31)
-		x, y := RandomBatch(rand.New(rand.NewPCG(9, 9)), n, s.dim, s.classes)
+		x, y := RandomBatch(rand.New(rand.NewPCG(9, 9)), n, s.input.Size(), s.classes)
 		diff, ties, lossErr := CompareEvaluate(m, ref, params, x, y)
 		checkHealthy(t, m, s.spec)
 		if diff > ties {
@@ -227,7 +231,7 @@ func testEvaluate(t *testing.T, b training.Backend, tol float64) {
 // testClones runs a model and its clones from several goroutines at once,
 // each with its own batch sizes; every result must match the CPU.
 func testClones(t *testing.T, b training.Backend, tol float64) {
-	s := shapes[2]
+	s := modelCases[2]
 	m, ref := newPair(t, b, s)
 	params := initParams(m, 41)
 	models := []training.Model{m, m.Clone(), m.Clone()}
@@ -247,7 +251,7 @@ func testClones(t *testing.T, b training.Backend, tol float64) {
 			cref := ref.Clone()
 			for round := range 6 {
 				batch := 1 + (w*37+round*53)%90
-				x, y := RandomBatch(rng, batch, s.dim, s.classes)
+				x, y := RandomBatch(rng, batch, s.input.Size(), s.classes)
 				lossErr, gradErr := CompareLossGrad(c, cref, params, x, y)
 				if err := training.ModelErr(c); err != nil {
 					errs[w] = err.Error()
@@ -269,10 +273,10 @@ func testClones(t *testing.T, b training.Backend, tol float64) {
 }
 
 // expectStopped checks the failure signals of a DeviceModel that has stopped.
-func expectStopped(t *testing.T, m training.Model, s shape, what string) {
+func expectStopped(t *testing.T, m training.Model, s modelCase, what string) {
 	t.Helper()
 	params := make([]float32, m.NumParams())
-	x, y := RandomBatch(rand.New(rand.NewPCG(1, 1)), 4, s.dim, s.classes)
+	x, y := RandomBatch(rand.New(rand.NewPCG(1, 1)), 4, s.input.Size(), s.classes)
 	grad := nanVector(len(params))
 	if loss := m.LossGrad(params, grad, x, y); !math.IsNaN(loss) {
 		t.Errorf("%s: LossGrad returned %g, want NaN", what, loss)
@@ -291,14 +295,14 @@ func expectStopped(t *testing.T, m training.Model, s shape, what string) {
 }
 
 func testModelClose(t *testing.T, b training.Backend, tol float64) {
-	s := shapes[1]
+	s := modelCases[1]
 	m, ref := newPair(t, b, s)
 	dm, ok := m.(training.DeviceModel)
 	if !ok {
 		t.Skipf("%s models hold no device memory", b.Name())
 	}
 	params := initParams(m, 51)
-	x, y := RandomBatch(rand.New(rand.NewPCG(2, 2)), 16, s.dim, s.classes)
+	x, y := RandomBatch(rand.New(rand.NewPCG(2, 2)), 16, s.input.Size(), s.classes)
 	if lossErr, gradErr := CompareLossGrad(m, ref, params, x, y); !(lossErr <= tol && gradErr <= tol) {
 		t.Fatalf("before Close: loss off by %.3g, gradient by %.3g", lossErr, gradErr)
 	}
@@ -322,10 +326,10 @@ func testBackendClose(t *testing.T, open func() (training.Backend, error), tol f
 	if err != nil {
 		t.Fatalf("open a second backend: %v", err)
 	}
-	s := shapes[2]
+	s := modelCases[2]
 	m, ref := newPair(t, b, s)
 	params := initParams(m, 61)
-	x, y := RandomBatch(rand.New(rand.NewPCG(4, 4)), 32, s.dim, s.classes)
+	x, y := RandomBatch(rand.New(rand.NewPCG(4, 4)), 32, s.input.Size(), s.classes)
 	if lossErr, gradErr := CompareLossGrad(m, ref, params, x, y); !(lossErr <= tol && gradErr <= tol) {
 		t.Fatalf("before Close: loss off by %.3g, gradient by %.3g", lossErr, gradErr)
 	}
@@ -344,7 +348,7 @@ func testBackendClose(t *testing.T, open func() (training.Backend, error), tol f
 	}
 	expectStopped(t, m, s, "model of a closed backend")
 	expectStopped(t, m.Clone(), s, "clone made after its backend closed")
-	if m2, err := b.NewModel(s.spec, s.dim, s.classes); err == nil {
+	if m2, err := b.NewModel(s.spec, s.input, s.classes); err == nil {
 		expectStopped(t, m2, s, "model made after its backend closed")
 	}
 }
