@@ -165,10 +165,10 @@ func (f *meshFixture) start(i int) *livePeer {
 	stepModel, evalModel := f.model.Clone(), f.model.Clone()
 	var p *gossip.Peer
 	p, err = gossip.NewPeer(gossip.PeerConfig{
-		Host: h.Host, PubSub: ps, Scorer: scorer, RTT: f.rttFor(i, h), Run: "mesh-test", ModelSpec: f.model.Spec(), Init: f.init,
-		Optimizer: training.OptimizerConfig{Kind: "sgd", Momentum: 0.9}, Schedule: training.CosineLR{Base: 0.1, Total: f.rounds},
-		Rounds: f.rounds, Order: training.AdaptThenCombine,
-		Step: func(params, grad []float32) float64 {
+		Transport: gossip.NewPubSubTransport(h.Host, ps, scorer, nil), RTT: f.rttFor(i, h), Run: "mesh-test", ModelSpec: f.model.Spec(),
+		Learning: gossip.Learning{Init: f.init, Optimizer: training.OptimizerConfig{Kind: "sgd", Momentum: 0.9},
+			Schedule: training.CosineLR{Base: 0.1, Total: f.rounds}, Rounds: f.rounds, Order: training.AdaptThenCombine},
+		Gradient: func(params, grad []float32) float64 {
 			f.gate.wait(ctx, p.Round())
 			return steps.Step(stepModel, params, grad, &batch)
 		},
@@ -181,7 +181,6 @@ func (f *meshFixture) start(i int) *livePeer {
 		cancel()
 		f.t.Fatal(err)
 	}
-	p.ServeModel()
 	lp := &livePeer{host: h, peer: p, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(lp.done)

@@ -106,16 +106,16 @@ type measured struct {
 
 // probe measures the RTT to each of ids that has no probe in flight, each in
 // its own goroutine (a ping can take seconds), and hands the results to the
-// event loop through p.measured. Without an RTT function it does nothing.
+// event loop through neighborhood.measured. Without an RTT function it does nothing.
 func (p *Peer) probe(ctx context.Context, ids []peer.ID) {
 	if p.cfg.RTT == nil {
 		return
 	}
 	for _, id := range ids {
-		if id == p.self || p.probing[id] {
+		if id == p.self || p.neighbors.probing[id] {
 			continue
 		}
-		p.probing[id] = true
+		p.neighbors.probing[id] = true
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
@@ -123,7 +123,7 @@ func (p *Peer) probe(ctx context.Context, ids []peer.ID) {
 			s, err := p.cfg.RTT(pctx, id)
 			cancel()
 			select {
-			case p.measured <- measured{id: id, sample: s, err: err}:
+			case p.neighbors.measured <- measured{id: id, sample: s, err: err}:
 			case <-ctx.Done():
 			}
 		}()
@@ -132,12 +132,12 @@ func (p *Peer) probe(ctx context.Context, ids []peer.ID) {
 
 // noteMeasured records a finished probe.
 func (p *Peer) noteMeasured(m measured) {
-	delete(p.probing, m.id)
+	delete(p.neighbors.probing, m.id)
 	if m.err != nil {
 		p.log.Debug("RTT probe failed", "peer", m.id, "err", m.err)
 		return
 	}
-	if err := p.rtt.note(m.id, m.sample); err != nil {
+	if err := p.neighbors.rtt.note(m.id, m.sample); err != nil {
 		p.log.Debug("RTT sample dropped", "peer", m.id, "source", m.sample.Source, "err", err)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/gradmesh/gradmesh/internal/meshtest"
 	"github.com/gradmesh/gradmesh/sims"
 	"github.com/gradmesh/gradmesh/topology"
 )
@@ -20,18 +21,18 @@ import (
 // step price, uplink and downlink rates, on the overlay links (by host
 // index; long ones mixed asynchronously every LongPeriod rounds). It fails
 // the test if sims would place the peers on other nodes than nodes.
-func algorithmLevel(t *testing.T, run simRun, nodes []int, links overlayLinks, target float64) *sims.Result {
+func algorithmLevel(t *testing.T, run meshtest.Settings, nodes []int, links meshtest.Links, target float64) *sims.Result {
 	t.Helper()
 	spec := sims.DefaultSpec()
 	spec.Peers, spec.Topology, spec.Model, spec.Rounds, spec.Batch, spec.LR = len(nodes), "ring", run.Model, run.Rounds, run.Batch, run.LR
 	spec.Schedule, spec.Optimizer, spec.Momentum, spec.Mix, spec.Partition, spec.Weighting = "cosine", "sgd", 0.9, "atc", "iid", "samples"
-	spec.Seed, spec.LatencyMatrix, spec.EvalEvery, spec.EvalSamples, spec.TestFraction = run.Seed, planetLabPath, run.EvalEvery, 0, 0.2
+	spec.Seed, spec.LatencyMatrix, spec.EvalEvery, spec.EvalSamples, spec.TestFraction = run.Seed, meshtest.PlanetLabPath, run.EvalEvery, 0, 0.2
 	spec.BandwidthMbps, spec.PeerGFLOPS, spec.TargetAccuracy = float64(run.Link.BitsPerSec)/1e6, run.PeerFLOPS/1e9, target
 	e, err := spec.Prepare()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := topology.ReadLatencyMatrix(planetLabPath)
+	m, err := topology.ReadLatencyMatrix(meshtest.PlanetLabPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func algorithmLevel(t *testing.T, run simRun, nodes []int, links overlayLinks, t
 	if e.Graph, err = topology.FromEdges(len(nodes), edges); err != nil {
 		t.Fatal(err)
 	}
-	e.Long = func(i, j int) bool { return links[newEdge(i, j)] }
+	e.Long = func(i, j int) bool { return links[meshtest.NewEdge(i, j)] }
 	e.LongPeriod = run.Neighbors.WithDefaults().LongPeriod
 	e.Mixing = topology.Metropolis(e.Graph)
 	gap, _, err := topology.SpectralGap(e.Mixing.Dense(e.Graph))

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/gradmesh/gradmesh/gossip"
+	"github.com/gradmesh/gradmesh/internal/meshtest"
 	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // swapNodes returns m with nodes a and b trading places: what a measured
@@ -82,7 +84,7 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 	if testing.Short() {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 25 s of wall time")
 	}
-	peers, run := simnetPeers(t), policyRun(t)
+	peers, run := meshtest.PeersFromEnv(t), policyRun(t)
 	// Slow steps stretch the run in virtual time (over 3 minutes after the
 	// move, time to see whether it settles) at little wall-time cost: wall
 	// time follows messages, not virtual time.
@@ -91,49 +93,49 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 	var a, b int
 	var moved *topology.LatencyMatrix
 	var movedAt time.Time
-	out, rtt, _ := simulatePlanetLab(t, run, peers, func(w *simWorld) atRound {
-		before := w.rtt.Load()
+	out, rtt, _ := meshtest.SimulatePlanetLab(t, run, peers, func(w *meshtest.World) meshtest.AtRound {
+		before := w.RTT()
 		a = 0
-		b = farthestFrom(roundTripRTT(before), before.N, a)
+		b = farthestFrom(meshtest.RoundTripRTT(before), before.N, a)
 		var err error
 		if moved, err = swapNodes(before, a, b); err != nil {
 			t.Fatal(err)
 		}
-		return atRound{moveAt: func() {
+		return meshtest.AtRound{moveAt: func() {
 			movedAt = time.Now()
-			if err := w.setRTT(moved); err != nil {
+			if err := w.SetRTT(moved); err != nil {
 				t.Error(err)
 			}
 		}}
 	})
 	cfg := run.Neighbors.WithDefaults()
-	noise := 2*time.Millisecond + time.Duration(2*float64(cfg.Degree)*float64(encodedVectorBytes(t, out.data.init))*8/float64(run.Link.BitsPerSec)*float64(time.Second))
-	oldRTT, newRTT := roundTripRTT(rtt), roundTripRTT(moved)
+	noise := 2*time.Millisecond + time.Duration(2*float64(cfg.Degree)*float64(wire.VectorBytes(wire.Float32, len(out.Data.Init), wire.DefaultShardBytes))*8/float64(run.Link.BitsPerSec)*float64(time.Second))
+	oldRTT, newRTT := meshtest.RoundTripRTT(rtt), meshtest.RoundTripRTT(moved)
 	heartbeat := time.Second // the peers' default heartbeat period
-	t.Logf("peers %d and %d swap places at round %d, %.3f s virtual after round 0 began", a, b, moveAt, movedAt.Sub(out.start).Seconds())
+	t.Logf("peers %d and %d swap places at round %d, %.3f s virtual after round 0 began", a, b, moveAt, movedAt.Sub(out.Start).Seconds())
 
 	// misplaced lists the misplaced near proposals of all peers in sample
 	// k, judged on the RTTs in force then.
-	samples := out.traces[0].samples
+	samples := out.Traces[0].Samples
 	misplaced := func(k int, factor float64) []string {
 		m := oldRTT
-		if !samples[k].at.Before(movedAt) {
+		if !samples[k].At.Before(movedAt) {
 			m = newRTT
 		}
 		var bad []string
-		for i, tr := range out.traces {
-			if k < len(tr.samples) {
-				bad = append(bad, misplacedProposals(cfg, m, peers, i, tr.samples[k].proposals, out.index, noise, factor)...)
+		for i, tr := range out.Traces {
+			if k < len(tr.Samples) {
+				bad = append(bad, misplacedProposals(cfg, m, peers, i, tr.Samples[k].Proposals, out.Index, noise, factor)...)
 			}
 		}
 		return bad
 	}
 	// Judge until the first peer finishes: from then on members leave and
 	// the others re-plan around them, which is no longer about the move.
-	end := out.traces[0].ended
-	for _, tr := range out.traces {
-		if tr.ended.Before(end) {
-			end = tr.ended
+	end := out.Traces[0].Ended
+	for _, tr := range out.Traces {
+		if tr.Ended.Before(end) {
+			end = tr.Ended
 		}
 	}
 	// settledAt is when, after the move, the last misplaced proposal went
@@ -143,7 +145,7 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 		var bad []string
 		last := ""
 		for k := range samples {
-			if samples[k].at.Before(movedAt) || !samples[k].at.Before(end) {
+			if samples[k].At.Before(movedAt) || !samples[k].At.Before(end) {
 				continue
 			}
 			bad = misplaced(k, factor)
@@ -151,10 +153,10 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 			case len(bad) > 0:
 				settled = time.Time{}
 			case settled.IsZero():
-				settled = samples[k].at
+				settled = samples[k].At
 			}
 			if rep := fmt.Sprint(bad); log && rep != last {
-				t.Logf("%+7.2f s: misplaced near proposals %v", samples[k].at.Sub(movedAt).Seconds(), bad)
+				t.Logf("%+7.2f s: misplaced near proposals %v", samples[k].At.Sub(movedAt).Seconds(), bad)
 				last = rep
 			}
 		}
@@ -165,7 +167,7 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 	// peer may keep a near link up to twice the bound, see above).
 	beforeMove := -1
 	for k := range samples {
-		if samples[k].at.Before(movedAt) {
+		if samples[k].At.Before(movedAt) {
 			beforeMove = k
 		}
 	}
@@ -190,13 +192,13 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 	t.Logf("grossly slow near proposals gone %.2f s after the move; settled %s (misplaced at the end: %v); the first peer finished %.2f s after the move",
 		gross.Sub(movedAt).Seconds(), settled, left, end.Sub(movedAt).Seconds())
 
-	if i, r, ok := out.mixedWithNobody(); ok {
+	if i, r, ok := out.MixedWithNobody(); ok {
 		t.Errorf("peer %d began round %d with no neighbor", i, r)
 	}
-	for i, tr := range out.traces {
-		for _, s := range tr.samples {
-			if r0, ok := tr.reached[0]; ok && !s.at.Before(r0) && s.at.Before(tr.ended) && len(s.links) == 0 {
-				t.Errorf("peer %d had no neighbor %.2f s after the move", i, s.at.Sub(movedAt).Seconds())
+	for i, tr := range out.Traces {
+		for _, s := range tr.Samples {
+			if r0, ok := tr.Reached[0]; ok && !s.At.Before(r0) && s.At.Before(tr.Ended) && len(s.Links) == 0 {
+				t.Errorf("peer %d had no neighbor %.2f s after the move", i, s.At.Sub(movedAt).Seconds())
 				break
 			}
 		}

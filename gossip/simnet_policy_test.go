@@ -5,16 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gradmesh/gradmesh/internal/meshtest"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/wire"
 )
 
 // policyRun is the latency-aware run the neighbor tests share: the live
 // peer's default policy (latency+long, degree 4) on the PlanetLab sample.
-func policyRun(t *testing.T) simRun {
-	return simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: simnetSeed(t),
+func policyRun(t *testing.T) meshtest.Settings {
+	return meshtest.Settings{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: meshtest.SeedFromEnv(t),
 		Neighbors: topology.SelectConfig{Policy: topology.PolicyLatencyLong, Degree: 4},
-		PeerFLOPS: 10e9, Link: simLink{BitsPerSec: 100e6}}
+		PeerFLOPS: 10e9, Link: meshtest.Link{BitsPerSec: 100e6}}
 }
 
 // TestSimnetLiveNeighborsMatchBuildOverlay runs 16 live peers under the
@@ -52,17 +53,17 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
 	}
-	peers, run := simnetPeers(t), policyRun(t)
-	out, rtt, nodes := simulatePlanetLab(t, run, peers, nil)
-	ids := out.ids()
+	peers, run := meshtest.PeersFromEnv(t), policyRun(t)
+	out, rtt, nodes := meshtest.SimulatePlanetLab(t, run, peers, nil)
+	ids := out.IDs()
 	cfg := run.Neighbors.WithDefaults()
-	cfg.Seed = wire.RunSeed(simRunName) // as every live peer of the run derives it
-	sym := roundTripRTT(rtt)
-	push := 2 * float64(cfg.Degree) * float64(encodedVectorBytes(t, out.data.init)) * 8 / float64(run.Link.BitsPerSec)
+	cfg.Seed = wire.RunSeed(meshtest.RunName) // as every live peer of the run derives it
+	sym := meshtest.RoundTripRTT(rtt)
+	push := 2 * float64(cfg.Degree) * float64(wire.VectorBytes(wire.Float32, len(out.Data.Init), wire.DefaultShardBytes)) * 8 / float64(run.Link.BitsPerSec)
 	// A link's mode may differ where its measured RTT and its true one
 	// fall on either side of a threshold of the slow mark: AsyncRTT to
 	// become slow, AsyncRTT×(1−Hysteresis) to stop being slow.
-	atAsyncTie := func(e edge) bool {
+	atAsyncTie := func(e meshtest.Edge) bool {
 		for _, at := range []time.Duration{cfg.AsyncRTT, time.Duration(float64(cfg.AsyncRTT) * (1 - cfg.Hysteresis))} {
 			d := sym(e[0], e[1]) - at
 			if math.Abs(d.Seconds()) <= 0.002+0.02*at.Seconds()+push {
@@ -73,35 +74,35 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	}
 
 	settled := run.Rounds / 2
-	live, oneSided, err := out.liveOverlay(settled)
+	live, oneSided, err := out.LiveOverlay(settled)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(oneSided) > 0 {
 		t.Errorf("round %d: links only one end lists: %v", settled, oneSided)
 	}
-	if !connected(live.adjacency(peers)) {
+	if !connected(live.Adjacency(peers)) {
 		t.Errorf("round %d: the live overlay is disconnected: %v", settled, live)
 	}
-	if i, r, ok := out.mixedWithNobody(); ok {
+	if i, r, ok := out.MixedWithNobody(); ok {
 		t.Errorf("peer %d began round %d with no neighbor", i, r)
 	}
-	t.Logf("live overlay at round %d: %d links, %d long: %v", settled, len(live), live.longCount(), live)
+	t.Logf("live overlay at round %d: %d links, %d long: %v", settled, len(live), live.LongCount(), live)
 
 	// A fixed point of the policy on what the peers knew.
-	known, err := out.measuredPairs(settled)
+	known, err := out.MeasuredPairs(settled)
 	if err != nil {
 		t.Fatal(err)
 	}
-	props, err := out.liveProposals(settled)
+	props, err := out.LiveProposals(settled)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, changes, err := replan(ids, props, func(i, j int) bool { return known[i][j] }, sym, cfg)
+	again, changes, err := meshtest.Replan(ids, props, func(i, j int) bool { return known[i][j] }, sym, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	onlyLive, onlyPure, flags := overlayDiff(live, again)
+	onlyLive, onlyPure, flags := meshtest.Diff(live, again)
 	// A proposal may still move where the RTTs the live peers measured and
 	// the true ones rank two candidates differently (one to a peer that
 	// refuses it, say); the links may not.
@@ -129,8 +130,8 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pure := pureLinks(fromStart)
-	onlyLive, onlyPure, flags = overlayDiff(live, pure)
+	pure := meshtest.PureLinks(fromStart)
+	onlyLive, onlyPure, flags = meshtest.Diff(live, pure)
 	t.Logf("BuildOverlay from the live start (%d exchanges): %d links; only live %v, only BuildOverlay %v, mode differs %v",
 		conv.Iterations, len(pure), onlyLive, onlyPure, flags)
 	for _, e := range append(onlyLive, onlyPure...) {
@@ -140,9 +141,9 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		t.Errorf("%d of %d+%d links differ (or differ in mode) between the live overlay and BuildOverlay from the same start, want at most a quarter",
 			differ, len(live), len(pure))
 	}
-	liveNear, pureNear := live.meanNearRTT(sym), pure.meanNearRTT(sym)
+	liveNear, pureNear := live.MeanNearRTT(sym), pure.MeanNearRTT(sym)
 	t.Logf("near links: live %d, mean RTT %.1f ms; BuildOverlay from the live start %d, mean RTT %.1f ms",
-		len(live)-live.longCount(), liveNear, len(pure)-pure.longCount(), pureNear)
+		len(live)-live.LongCount(), liveNear, len(pure)-pure.LongCount(), pureNear)
 	if liveNear > 1.15*pureNear {
 		t.Errorf("live near links average %.1f ms, over 1.15 × BuildOverlay's %.1f ms", liveNear, pureNear)
 	}
@@ -150,17 +151,17 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onlyLive, onlyPure, _ = overlayDiff(live, pureLinks(ideal))
+	onlyLive, onlyPure, _ = meshtest.Diff(live, meshtest.PureLinks(ideal))
 	t.Logf("BuildOverlay from perfect knowledge: %d links, %d long, near-link mean RTT %.1f ms (live %.1f ms); %d links only live, %d only there",
-		len(pureLinks(ideal)), pureLinks(ideal).longCount(), pureLinks(ideal).meanNearRTT(sym), live.meanNearRTT(sym), len(onlyLive), len(onlyPure))
+		len(meshtest.PureLinks(ideal)), meshtest.PureLinks(ideal).LongCount(), meshtest.PureLinks(ideal).MeanNearRTT(sym), live.MeanNearRTT(sym), len(onlyLive), len(onlyPure))
 
 	// Training, and the algorithm-level simulator on the live overlay.
-	pts, err := out.curve()
+	pts, err := out.Curve()
 	if err != nil {
 		t.Fatal(err)
 	}
 	const target = 0.90
-	hit, ok := timeToTarget(pts, target)
+	hit, ok := meshtest.TimeToTarget(pts, target)
 	if !ok {
 		t.Fatalf("mean accuracy never reached %.2f (final %.4f)", target, pts[len(pts)-1].AccuracyMean)
 	}
@@ -191,9 +192,9 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		t.Fatalf("the algorithm-level run never reached %.2f", target)
 	}
 	var deadlines, jumps int64
-	for _, tr := range out.traces {
-		deadlines += tr.sum.Deadlines
-		jumps += int64(tr.jumps)
+	for _, tr := range out.Traces {
+		deadlines += tr.Sum.Deadlines
+		jumps += int64(tr.Jumps)
 	}
 	// The live peers begin round 0 over a spread of 1 to 3 s as each sees
 	// enough members; the algorithm-level peers all begin at 0. Times count
@@ -223,12 +224,12 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 // cleanStretch is the longest run of evaluation points pts[from..to], from
 // point first on, over which no peer ended a round by deadline or skipped
 // rounds by catching up.
-func cleanStretch(out *simOutcome, pts []meshPoint, first int) (from, to int) {
+func cleanStretch(out *meshtest.Outcome, pts []meshtest.MeshPoint, first int) (from, to int) {
 	dirty := func(a, b int) bool { // rounds [a, b)
-		for _, tr := range out.traces {
+		for _, tr := range out.Traces {
 			for r := a; r < b; r++ {
-				now, ok1 := tr.status[r]
-				next, ok2 := tr.status[r+1]
+				now, ok1 := tr.Status[r]
+				next, ok2 := tr.Status[r+1]
 				if !ok1 || (!ok2 && r+1 < b) || (ok2 && next.Deadlines > now.Deadlines) {
 					return true
 				}

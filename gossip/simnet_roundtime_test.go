@@ -14,7 +14,7 @@ import (
 // simulator's timing model stated in closed form, so a protocol-level run
 // that keeps to it adds no delay of its own.
 //
-// adj[i] lists i's neighbors (each edge in both lists); delay(j, i) is the
+// adj[i] lists i's neighbors (each meshtest.Edge in both lists); delay(j, i) is the
 // time from j starting a round to its vector being usable at i. Karp's
 // algorithm (1978); the graph must be strongly connected.
 func steadyRoundTime(adj [][]int, delay func(from, to int) float64) float64 {
@@ -63,7 +63,7 @@ func TestSteadyRoundTimeIsTheHeaviestCycleMean(t *testing.T) {
 		t.Errorf("path: %v, want %v", got, want)
 	}
 	// A directed-weight triangle: 0→1→2→0 costs 3+3+3, the reverse 1+1+1,
-	// every edge there and back 2; the heavy direction sets the pace.
+	// every meshtest.Edge there and back 2; the heavy direction sets the pace.
 	tri := [][]int{{1, 2}, {0, 2}, {0, 1}}
 	w := [][]float64{{0, 3, 1}, {1, 0, 3}, {3, 1, 0}}
 	if got := steadyRoundTime(tri, func(from, to int) float64 { return w[from][to] }); math.Abs(got-3) > 1e-9 {

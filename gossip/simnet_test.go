@@ -9,7 +9,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 
+	"github.com/gradmesh/gradmesh/internal/meshtest"
 	"github.com/gradmesh/gradmesh/topology"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // TestSimWorldDelaysPacketsByTheMatrix: a ping between two simulated hosts
@@ -21,14 +23,14 @@ func TestSimWorldDelaysPacketsByTheMatrix(t *testing.T) {
 			120, 0, 10,
 			10, 10, 0,
 		}}
-		w := newSimWorld(t, rtt, simLink{BitsPerSec: 100e6}, 1)
-		defer w.close()
+		w := meshtest.NewWorld(t, rtt, meshtest.Link{BitsPerSec: 100e6}, 1)
+		defer w.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		if err := w.connectAll(ctx); err != nil {
+		if err := w.ConnectAll(ctx); err != nil {
 			t.Fatal(err)
 		}
-		res := <-ping.Ping(ctx, w.hosts[0], w.hosts[1].ID())
+		res := <-ping.Ping(ctx, w.Hosts[0], w.Hosts[1].ID())
 		cancel()
 		if res.Error != nil {
 			t.Fatal(res.Error)
@@ -37,7 +39,7 @@ func TestSimWorldDelaysPacketsByTheMatrix(t *testing.T) {
 		if want := 100 * time.Millisecond; res.RTT < want || res.RTT > want+time.Millisecond {
 			t.Errorf("ping RTT %v, want %v", res.RTT, want)
 		}
-		if n := w.misses.Load(); n != 0 {
+		if n := w.Misses.Load(); n != 0 {
 			t.Errorf("%d packets between unknown addresses", n)
 		}
 	})
@@ -56,13 +58,13 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	if testing.Short() {
 		t.Skip("protocol-level simulation: 16 libp2p hosts in virtual time, about 20 s of wall time")
 	}
-	peers := simnetPeers(t)
-	run := simRun{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: simnetSeed(t),
+	peers := meshtest.PeersFromEnv(t)
+	run := meshtest.Settings{Model: "mlp:32", Rounds: 240, Batch: 16, LR: 0.1, EvalEvery: 20, Seed: meshtest.SeedFromEnv(t),
 		Neighbors: topology.SelectConfig{Policy: topology.PolicyRandom, Degree: 4},
-		PeerFLOPS: 10e9, Link: simLink{BitsPerSec: 100e6}}
-	out, rtt, nodes := simulatePlanetLab(t, run, peers, nil)
-	data := out.data
-	pts, err := out.curve()
+		PeerFLOPS: 10e9, Link: meshtest.Link{BitsPerSec: 100e6}}
+	out, rtt, nodes := meshtest.SimulatePlanetLab(t, run, peers, nil)
+	data := out.Data
+	pts, err := out.Curve()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,16 +72,16 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		t.Logf("round %3d at %8.3f s virtual: accuracy mean %.4f min %.4f", p.Round, p.Virtual.Seconds(), p.AccuracyMean, p.AccuracyMin)
 	}
 	const target = 0.90
-	hit, ok := timeToTarget(pts, target)
+	hit, ok := meshtest.TimeToTarget(pts, target)
 	if !ok {
 		t.Fatalf("mean accuracy never reached %.2f (final %.4f)", target, pts[len(pts)-1].AccuracyMean)
 	}
 	last := pts[len(pts)-1]
 	t.Logf("target %.2f reached at round %d, %.3f s virtual; %d rounds in %.3f s virtual, %.1f ms per round",
 		target, hit.Round, hit.Virtual.Seconds(), last.Round, last.Virtual.Seconds(), last.Virtual.Seconds()*1000/float64(last.Round))
-	for i, tr := range out.traces {
-		if tr.sum.FinalTestAccuracy < 0.85 {
-			t.Errorf("peer %d: final accuracy %.4f, want ≥ 0.85", i, tr.sum.FinalTestAccuracy)
+	for i, tr := range out.Traces {
+		if tr.Sum.FinalTestAccuracy < 0.85 {
+			t.Errorf("peer %d: final accuracy %.4f, want ≥ 0.85", i, tr.Sum.FinalTestAccuracy)
 		}
 	}
 
@@ -89,8 +91,8 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 	// rate-limited links, at most the push time of one round's vectors
 	// (each vector crosses the sender's uplink behind up to degree−1 others
 	// and the receiver's downlink likewise).
-	push := 2 * float64(run.Neighbors.Degree) * float64(encodedVectorBytes(t, data.init)) * 8 / float64(run.Link.BitsPerSec)
-	measured, matrix, err := out.neighborRTTs(run.Rounds/2, rtt)
+	push := 2 * float64(run.Neighbors.Degree) * float64(wire.VectorBytes(wire.Float32, len(data.Init), wire.DefaultShardBytes)) * 8 / float64(run.Link.BitsPerSec)
+	measured, matrix, err := out.NeighborRTTs(run.Rounds/2, rtt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,20 +111,20 @@ func TestSimnetMeshTrainsOnPlanetLab(t *testing.T) {
 		len(measured), low, high, push*1000)
 
 	// Rounds take what the network imposes and no more.
-	links, oneSided, err := out.liveOverlay(run.Rounds / 2)
+	links, oneSided, err := out.LiveOverlay(run.Rounds / 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(oneSided) > 0 {
 		t.Errorf("links only one end lists at round %d: %v", run.Rounds/2, oneSided)
 	}
-	adj := links.adjacency(peers)
-	stepSec := data.model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS
+	adj := links.Adjacency(peers)
+	stepSec := data.Model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS
 	theory := steadyRoundTime(adj, func(from, to int) float64 { return stepSec + rtt.At(from, to)/2/1000 })
 	from, to := run.Rounds/4, run.Rounds-1
 	var steady float64
-	for _, tr := range out.traces {
-		steady += tr.started[to].Sub(tr.started[from]).Seconds() / float64(to-from) / float64(len(out.traces))
+	for _, tr := range out.Traces {
+		steady += tr.Started[to].Sub(tr.Started[from]).Seconds() / float64(to-from) / float64(len(out.Traces))
 	}
 	t.Logf("steady round time %.3f ms; max-plus bound on the same overlay %.3f ms, plus at most %.3f ms to push vectors",
 		steady*1000, theory*1000, push*1000)

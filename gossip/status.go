@@ -209,7 +209,7 @@ func (p *Peer) samplesPerSec() float64 {
 
 // Status returns a snapshot; safe to call from any goroutine.
 func (p *Peer) Status() Status {
-	members := len(p.cfg.PubSub.ListPeers(wire.ControlTopic(p.run)))
+	members := len(p.net.Members())
 	var gpu *GPUStatus
 	if p.cfg.GPUStatus != nil {
 		g := p.cfg.GPUStatus()
@@ -218,33 +218,31 @@ func (p *Peer) Status() Status {
 	s := &p.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Rounds, Loss: s.loss,
+	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Learning.Rounds, Loss: s.loss,
 		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
 		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch),
 		UplinkMbps: float64(wire.UplinkKbps(p.cfg.UplinkBitsPerSec)) / 1000, MaxLinks: s.maxLinks}
 	st.GPU = gpu
 	st.Capabilities = p.caps.list(s.links)
-	for _, a := range p.cfg.Host.Addrs() {
-		st.Addrs = append(st.Addrs, fmt.Sprintf("%s/p2p/%s", a, p.self))
-	}
+	st.Addrs = p.net.Addrs()
 	if s.eval != nil {
 		acc, loss := s.eval.Accuracy, s.eval.Loss
 		st.TestAccuracy, st.TestLoss = &acc, &loss
 	}
 	for _, l := range s.links {
 		st.Neighbors = append(st.Neighbors, NeighborStatus{PeerID: l.id.String(), Long: l.long, Weight: l.weight,
-			RTTms: millis(p.rtt.smoothed(l.id)), EstRTTms: millis(s.estimates[l.id.String()]), Mixed: s.mixed[l.id]})
+			RTTms: millis(p.neighbors.rtt.smoothed(l.id)), EstRTTms: millis(s.estimates[l.id.String()]), Mixed: s.mixed[l.id]})
 	}
 	for _, l := range s.proposals {
 		st.Proposals = append(st.Proposals, ProposalStatus{PeerID: l.ID, Long: l.Long, Slow: l.Slow, RTTms: millis(l.RTT)})
 	}
-	for _, id := range p.rtt.ids() {
-		if r, ok := p.rtt.get(id); ok {
+	for _, id := range p.neighbors.rtt.ids() {
+		if r, ok := p.neighbors.rtt.get(id); ok {
 			st.RTT = append(st.RTT, RTTStatus{PeerID: id.String(), RTTms: millis(r.Smoothed), LastRTTms: millis(r.Last),
 				Source: string(r.Source), Samples: r.Samples, EstRTTms: millis(s.estimates[id.String()])})
 		}
 	}
-	c := p.vivaldi.Coord() // Vivaldi is safe for concurrent use
+	c := p.neighbors.vivaldi.Coord() // Vivaldi is safe for concurrent use
 	st.Coordinate = CoordStatus{HeightMS: c.Height * 1000, Error: c.Error}
 	for _, v := range c.Vec {
 		st.Coordinate.Vec = append(st.Coordinate.Vec, v*1000)
@@ -263,9 +261,9 @@ func (p *Peer) summary() *Summary {
 		sum.FinalTestAccuracy, sum.FinalTestLoss = *st.TestAccuracy, *st.TestLoss
 	}
 	sum.LongNeighbors = []string{}
-	links := p.finalLinks
+	links := p.neighbors.finalLinks
 	if links == nil { // stopped before the last round
-		links = p.links
+		links = p.neighbors.links
 	}
 	for _, l := range links {
 		sum.Neighbors = append(sum.Neighbors, l.id.String())

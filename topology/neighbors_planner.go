@@ -8,7 +8,7 @@ import (
 // Planner is one peer's neighbor selection across heartbeats: it holds the
 // links the peer proposes and the peers that refused it recently, and turns
 // what the peer heard into what it does next. It has no clock and does no
-// I/O; the live peer calls Step once per heartbeat period, and the
+// I/O; the live peer calls Plan once per heartbeat period, and the
 // simulator's BuildOverlay drives one Planner per peer the same way. Not
 // safe for concurrent use.
 type Planner struct {
@@ -79,13 +79,13 @@ func (p *Planner) SetUplink(bitsPerSec float64) { p.uplink = max(bitsPerSec, 0) 
 // Current returns the proposals self announces now.
 func (p *Planner) Current() []Link { return slices.Clone(p.current) }
 
-// Step makes one plan from the candidates (the members other than self,
+// Plan makes one plan from the candidates (the members other than self,
 // with estimated and measured RTT) and the latest announcement heard from
 // each member. Self's own entry in heard, if any, is replaced by what the
 // planner last proposed. Decision.Accepted and Active are derived from
 // heard with self's new proposals in place: what the members will derive
 // once they hear self's next heartbeat.
-func (p *Planner) Step(cands []Candidate, heard []Announcement) Decision {
+func (p *Planner) Plan(cands []Candidate, heard []Announcement) Decision {
 	refused := p.plan(cands, NewView(p.cfg, p.withOwn(heard)))
 	after := NewView(p.cfg, p.withOwn(heard))
 	d := Decision{

@@ -35,7 +35,7 @@ func TestPlannerFullPeerRefuses(t *testing.T) {
 		{From: "b", Proposals: []Link{{ID: "h", RTT: ms(2)}}},
 		{From: "o"}, {From: "d"},
 	}
-	d := p.Step(cands, full)
+	d := p.Plan(cands, full)
 	if !slices.Equal(d.Refused, []string{"h"}) {
 		t.Errorf("Refused = %v, want [h]", d.Refused)
 	}
@@ -48,11 +48,11 @@ func TestPlannerFullPeerRefuses(t *testing.T) {
 	// b leaves: h has room, but c remembers the refusal for 3 plans.
 	roomy := []Announcement{full[0], full[2], full[3], {From: "c", Proposals: d.Propose}}
 	for plan := 2; plan <= 3; plan++ {
-		if d = p.Step(cands, roomy); linkIDs(d.Propose)[0] != "d" {
+		if d = p.Plan(cands, roomy); linkIDs(d.Propose)[0] != "d" {
 			t.Fatalf("plan %d: proposed %v while the refusal is remembered", plan, d.Propose)
 		}
 	}
-	d = p.Step(cands, roomy)
+	d = p.Plan(cands, roomy)
 	if got := linkIDs(d.Propose); !slices.Equal(got, []string{"h"}) {
 		t.Errorf("after RefusalMemory plans: %v, want h again (4× faster than d, and it has room)", got)
 	}
@@ -73,7 +73,7 @@ func TestPlannerSkipsFullPeers(t *testing.T) {
 	}{{"h full", []Announcement{h, b}, "d"}, {"h has room", []Announcement{h}, "h"}} {
 		p, err := NewPlanner("c", cfg)
 		must(t, err)
-		d := p.Step(cands, c.heard)
+		d := p.Plan(cands, c.heard)
 		if got := linkIDs(d.Propose); !slices.Equal(got, []string{c.want}) || len(d.Refused) != 0 {
 			t.Errorf("%s: proposed %v, refused %v; want %s, no refusal", c.name, got, d.Refused, c.want)
 		}
@@ -83,7 +83,7 @@ func TestPlannerSkipsFullPeers(t *testing.T) {
 // The live peer's loop: once per heartbeat period, Step with the members
 // as candidates and the latest announcement heard from each, announce
 // Decision.Propose, probe Decision.Probe, mix with Decision.Active.
-func ExamplePlanner_Step() {
+func ExamplePlanner_Plan() {
 	rtt := map[[2]string]time.Duration{
 		{"a", "b"}: 2 * time.Millisecond, {"a", "c"}: 40 * time.Millisecond, {"b", "c"}: 45 * time.Millisecond,
 	}
@@ -104,7 +104,7 @@ func ExamplePlanner_Step() {
 					cands = append(cands, Candidate{ID: other, EstRTT: between(self, other)})
 				}
 			}
-			d := planners[self].Step(cands, heard)
+			d := planners[self].Plan(cands, heard)
 			next = append(next, Announcement{From: self, Proposals: d.Propose})
 			if exchange == 2 {
 				fmt.Printf("%s proposes %v, mixes with", self, linkIDs(d.Propose))

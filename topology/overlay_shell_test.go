@@ -41,7 +41,7 @@ func stepShells(t *testing.T, ids []string, est, rtt rttTable, cfg SelectConfig,
 					cands = append(cands, c)
 				}
 			}
-			decisions[i] = planners[i].Step(cands, heard)
+			decisions[i] = planners[i].Plan(cands, heard)
 			props[i] = decisions[i].Propose
 			for _, id := range decisions[i].Probe {
 				measured[i][index[id]] = true

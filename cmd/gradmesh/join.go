@@ -237,18 +237,19 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 	steps := training.NewStepper(s.train, f.learn.Batch, rng)
 	var batch training.Minibatch
 	evalModel := s.recipe.Model.Clone()
+	protect := func(id peer.ID, keep bool) {
+		if keep {
+			h.Protect(id, "gradmesh-neighbor")
+		} else {
+			h.Unprotect(id, "gradmesh-neighbor")
+		}
+	}
 	p, err := gossip.NewPeer(gossip.PeerConfig{
-		Host: h.Host, PubSub: ps, Scorer: scorer,
-		Protect: func(id peer.ID, keep bool) {
-			if keep {
-				h.Protect(id, "gradmesh-neighbor")
-			} else {
-				h.Unprotect(id, "gradmesh-neighbor")
-			}
-		},
-		RTT: h.RTT, Run: f.run, ModelSpec: s.recipe.Model.Spec(), Init: s.recipe.Init, Optimizer: f.learn.OptimizerConfig(),
-		Schedule: s.schedule, Rounds: f.rounds, DataWeight: s.weight, Order: f.learn.MixOrder(),
-		Step:      func(params, grad []float32) float64 { return steps.Step(dev, params, grad, &batch) },
+		Transport: gossip.NewPubSubTransport(h.Host, ps, scorer, protect),
+		RTT:       h.RTT, Run: f.run, ModelSpec: s.recipe.Model.Spec(),
+		Learning: gossip.Learning{Init: s.recipe.Init, Optimizer: f.learn.OptimizerConfig(), Schedule: s.schedule,
+			Rounds: f.rounds, DataWeight: s.weight, Order: f.learn.MixOrder()},
+		Gradient:  func(params, grad []float32) float64 { return steps.Step(dev, params, grad, &batch) },
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.recipe.Test) },
 		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout,
 		UplinkBitsPerSec: f.uplinkMbps * 1e6, Logger: log,
@@ -257,7 +258,6 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 	if err != nil {
 		return err
 	}
-	p.ServeModel()
 	if f.statusAddr != "" {
 		stop, err := serveStatus(f.statusAddr, p, log)
 		if err != nil {

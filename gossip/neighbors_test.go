@@ -20,13 +20,13 @@ func TestFallbackLinks(t *testing.T) {
 	p := &Peer{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	accepted := []topology.Link{{ID: c.String()}, {ID: gone.String(), Long: true}, {ID: a.String(), Long: true}}
 
-	p.links = []link{{id: b, weight: 0.2}, {id: gone, long: true, weight: 0.2}}
+	p.neighbors.links = []link{{id: b, weight: 0.2}, {id: gone, long: true, weight: 0.2}}
 	got := p.fallbackLinks(members, accepted)
 	if len(got) != 1 || got[0] != (link{id: b, weight: 0.5}) {
 		t.Errorf("with previous link b still a member: %+v, want b alone, near, weight 1/2", got)
 	}
 
-	p.links = []link{{id: gone, weight: 0.5}}
+	p.neighbors.links = []link{{id: gone, weight: 0.5}}
 	got = p.fallbackLinks(members, accepted)
 	want := []link{{id: c, weight: 1.0 / 3}, {id: a, weight: 1.0 / 3}}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {

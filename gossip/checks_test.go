@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/internal/testpeer"
-	"github.com/gradmesh/gradmesh/training"
 	"github.com/gradmesh/gradmesh/wire"
 )
 
@@ -26,10 +26,13 @@ func TestShardValidatorRejectsAndCharges(t *testing.T) {
 	scorer := NewScorer()
 	frozen := time.Unix(1e9, 0)
 	scorer.now = func() time.Time { return frozen } // penalties decay with time; hold it still
-	p := &Peer{cfg: PeerConfig{Init: make([]float32, 760), Scorer: scorer}, self: self,
-		run: wire.RunID("demo"), model: wire.ModelFingerprint("mlp:64-10-10", 760), log: slog.New(slog.NewTextHandler(&logs, nil))}
-	p.round.Store(7)
-	validate := p.shardValidator(sender, training.DefaultWindow)
+	var round atomic.Uint64
+	var rejected int
+	checks := newChecks(wire.RunID("demo"), wire.ModelFingerprint("mlp:64-10-10", 760), 760, 2, &round,
+		func() { rejected++ }, slog.New(slog.NewTextHandler(&logs, nil)))
+	tr := &PubSubTransport{self: self, scorer: scorer, session: Session{Checks: checks}}
+	round.Store(7)
+	validate := tr.shardValidator(sender, Near)
 	good := encode(t, exampleShard())
 	withRound := func(r uint64) []byte { s := exampleShard(); s.Round = r; return encode(t, s) }
 	withRun := func() []byte { s := exampleShard(); s.RunID = wire.RunID("other"); return encode(t, s) }
@@ -58,27 +61,27 @@ func TestShardValidatorRejectsAndCharges(t *testing.T) {
 		if !strings.Contains(logs.String(), "rejected a parameter message") || !strings.Contains(logs.String(), c.reason) {
 			t.Errorf("%s: log %q lacks the reason %q", c.name, logs.String(), c.reason)
 		}
-		if score := p.cfg.Scorer.Score(sender); score > -float64(rejectPenalty*(i+1))+1e-6 {
+		if score := scorer.Score(sender); score > -float64(rejectPenalty*(i+1))+1e-6 {
 			t.Errorf("%s: forwarder's score %g after %d rejects", c.name, score, i+1)
 		}
 	}
-	if p.stats.rejected != int64(len(cases)) {
-		t.Errorf("rejected counter %d, want %d", p.stats.rejected, len(cases))
+	if rejected != len(cases) {
+		t.Errorf("rejected counter %d, want %d", rejected, len(cases))
 	}
 	// A round outside the window means someone is behind, which honest
 	// peers are: dropped, but not charged (see docs/PROTOCOL.md).
-	before := p.cfg.Scorer.Score(sender)
+	before := scorer.Score(sender)
 	for _, r := range []uint64{1000, 0} {
-		p.round.Store(500 * (1 - r/1000)) // far behind the shard, then far ahead of it
+		round.Store(500 * (1 - r/1000)) // far behind the shard, then far ahead of it
 		msg := &pubsub.Message{Message: &pb.Message{From: []byte(sender), Data: withRound(r)}}
 		if got := validate(context.Background(), sender, msg); got != pubsub.ValidationIgnore || msg.ValidatorData != nil {
-			t.Errorf("round %d at local round %d: %v, want ignore", r, p.round.Load(), got)
+			t.Errorf("round %d at local round %d: %v, want ignore", r, round.Load(), got)
 		}
 	}
-	if p.cfg.Scorer.Score(sender) != before {
+	if scorer.Score(sender) != before {
 		t.Error("an out-of-window round was charged to the sender")
 	}
-	p.round.Store(7)
+	round.Store(7)
 	msg := &pubsub.Message{Message: &pb.Message{From: []byte(sender), Data: good}}
 	if validate(context.Background(), sender, msg) != pubsub.ValidationAccept || msg.ValidatorData == nil {
 		t.Fatal("a valid shard was not accepted")

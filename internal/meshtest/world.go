@@ -1,4 +1,4 @@
-package gossip_test
+package meshtest
 
 import (
 	"context"
@@ -26,35 +26,35 @@ import (
 	"github.com/gradmesh/gradmesh/topology"
 )
 
-// simWorld is a simulated network of real libp2p hosts: each host speaks
+// World is a simulated network of real libp2p hosts: each host speaks
 // QUIC over a simnet endpoint, and every packet from host i to host j waits
 // RTT(i, j)/2 of the current latency matrix, plus the queueing of both
 // hosts' rate-limited links. Create it inside a synctest bubble: time is
 // then virtual, and a run of many virtual minutes costs seconds of wall time.
-type simWorld struct {
+type World struct {
 	net   *simnet.Simnet
-	hosts []host.Host
+	Hosts []host.Host
 	// rtt is the matrix packets are delayed by, row = sender, ms; swapped
 	// whole to move peers (mobility) while the network runs.
 	rtt    atomic.Pointer[topology.LatencyMatrix]
 	byIP   map[[4]byte]int // host address -> row of rtt
-	misses atomic.Int64    // packets between addresses that are no host
+	Misses atomic.Int64    // packets between addresses that are no host
 }
 
-// simLink is each host's access link: both directions at this rate.
-type simLink struct {
+// Link is each host's access link: both directions at this rate.
+type Link struct {
 	BitsPerSec int
 }
 
-// newSimWorld starts one host per row of rtt, with identities drawn from
+// NewWorld starts one host per row of rtt, with identities drawn from
 // seed so that peer IDs, and with them every ID-ordered choice, repeat from
 // run to run. Hosts listen on /ip4/<public test address>/udp/8000/quic-v1.
-func newSimWorld(t *testing.T, rtt *topology.LatencyMatrix, link simLink, seed uint64) *simWorld {
+func NewWorld(t *testing.T, rtt *topology.LatencyMatrix, link Link, seed uint64) *World {
 	t.Helper()
 	if err := checkRTT(rtt); err != nil {
 		t.Fatal(err)
 	}
-	w := &simWorld{byIP: map[[4]byte]int{}}
+	w := &World{byIP: map[[4]byte]int{}}
 	w.rtt.Store(rtt)
 	w.net = &simnet.Simnet{LatencyFunc: w.latency, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	settings := simnet.NodeBiDiLinkSettings{
@@ -83,7 +83,7 @@ func newSimWorld(t *testing.T, rtt *topology.LatencyMatrix, link simLink, seed u
 		if err != nil {
 			t.Fatalf("host %d: %v", i, err)
 		}
-		w.hosts = append(w.hosts, h)
+		w.Hosts = append(w.Hosts, h)
 	}
 	w.net.Start()
 	return w
@@ -114,18 +114,18 @@ func checkRTT(m *topology.LatencyMatrix) error {
 
 // latency is the simnet's per-packet one-way delay: half the sender's
 // measured RTT to the receiver, as the algorithm-level simulator charges.
-func (w *simWorld) latency(p *simnet.Packet) time.Duration {
-	from, okFrom := w.index(p.From)
-	to, okTo := w.index(p.To)
+func (w *World) latency(p *simnet.Packet) time.Duration {
+	from, okFrom := w.Index(p.From)
+	to, okTo := w.Index(p.To)
 	if !okFrom || !okTo {
-		w.misses.Add(1)
+		w.Misses.Add(1)
 		return 0
 	}
 	ms := w.rtt.Load().At(from, to) / 2
 	return time.Duration(ms * float64(time.Millisecond))
 }
 
-func (w *simWorld) index(a net.Addr) (int, bool) {
+func (w *World) Index(a net.Addr) (int, bool) {
 	u, ok := a.(*net.UDPAddr)
 	if !ok || u.IP.To4() == nil {
 		return 0, false
@@ -134,28 +134,31 @@ func (w *simWorld) index(a net.Addr) (int, bool) {
 	return i, ok
 }
 
-// setRTT replaces the latency matrix for packets sent from now on; it must
+// RTT is the matrix packets are delayed by now.
+func (w *World) RTT() *topology.LatencyMatrix { return w.rtt.Load() }
+
+// SetRTT replaces the latency matrix for packets sent from now on; it must
 // have the same size.
-func (w *simWorld) setRTT(m *topology.LatencyMatrix) error {
+func (w *World) SetRTT(m *topology.LatencyMatrix) error {
 	if err := checkRTT(m); err != nil {
 		return err
 	}
-	if m.N != len(w.hosts) {
-		return fmt.Errorf("simulated network: new RTT matrix has %d nodes, the network %d hosts", m.N, len(w.hosts))
+	if m.N != len(w.Hosts) {
+		return fmt.Errorf("simulated network: new RTT matrix has %d nodes, the network %d hosts", m.N, len(w.Hosts))
 	}
 	w.rtt.Store(m)
 	return nil
 }
 
-// connectAll dials every pair once, all at the same time, as the DHT
+// ConnectAll dials every pair once, all at the same time, as the DHT
 // rendezvous eventually does on a live mesh, so each host sees all others
 // as run members.
-func (w *simWorld) connectAll(ctx context.Context) error {
+func (w *World) ConnectAll(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	for i, a := range w.hosts {
-		for j, b := range w.hosts[i+1:] {
+	for i, a := range w.Hosts {
+		for j, b := range w.Hosts[i+1:] {
 			wg.Go(func() {
 				if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
 					mu.Lock()
@@ -169,9 +172,9 @@ func (w *simWorld) connectAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// close shuts the hosts, then the network, so no packet is left in flight.
-func (w *simWorld) close() {
-	for _, h := range w.hosts {
+// Close shuts the hosts, then the network, so no packet is left in flight.
+func (w *World) Close() {
+	for _, h := range w.Hosts {
 		_ = h.Close()
 	}
 	w.net.Close()

@@ -1,4 +1,4 @@
-package gossip_test
+package meshtest
 
 import (
 	"fmt"
@@ -9,32 +9,32 @@ import (
 	"github.com/gradmesh/gradmesh/topology"
 )
 
-// edge is an undirected overlay link between host indices, lower first.
-type edge [2]int
+// Edge is an undirected overlay link between host indices, lower first.
+type Edge [2]int
 
-func newEdge(i, j int) edge { return edge{min(i, j), max(i, j)} }
+func NewEdge(i, j int) Edge { return Edge{min(i, j), max(i, j)} }
 
-// overlayLinks is an overlay as a set of links, each marked long (mixed
+// Links is an overlay as a set of links, each marked long (mixed
 // asynchronously) or near (synchronous).
-type overlayLinks map[edge]bool
+type Links map[Edge]bool
 
-// liveOverlay is the overlay the peers mixed on when they began round k:
+// LiveOverlay is the overlay the peers mixed on when they began round k:
 // each peer's active links. A link only one end lists (the ends adopt a
 // change a heartbeat apart) is reported in oneSided.
-func (o *simOutcome) liveOverlay(k int) (links overlayLinks, oneSided []edge, err error) {
-	seen := map[edge]int{}
-	links = overlayLinks{}
-	for i, tr := range o.traces {
-		st, ok := tr.statusAt(k)
+func (o *Outcome) LiveOverlay(k int) (links Links, oneSided []Edge, err error) {
+	seen := map[Edge]int{}
+	links = Links{}
+	for i, tr := range o.Traces {
+		st, ok := tr.StatusAt(k)
 		if !ok {
 			return nil, nil, fmt.Errorf("peer %d has no status at round %d", i, k)
 		}
 		for _, nb := range st.Neighbors {
-			j := o.index(nb.PeerID)
+			j := o.Index(nb.PeerID)
 			if j < 0 {
 				return nil, nil, fmt.Errorf("peer %d lists neighbor %s, which is no peer of the run", i, nb.PeerID)
 			}
-			e := newEdge(i, j)
+			e := NewEdge(i, j)
 			seen[e]++
 			links[e] = links[e] || nb.Long
 		}
@@ -44,24 +44,24 @@ func (o *simOutcome) liveOverlay(k int) (links overlayLinks, oneSided []edge, er
 			oneSided = append(oneSided, e)
 		}
 	}
-	slices.SortFunc(oneSided, compareEdges)
+	slices.SortFunc(oneSided, CompareEdges)
 	return links, oneSided, nil
 }
 
-// pureLinks is BuildOverlay's overlay as links.
-func pureLinks(o *topology.Overlay) overlayLinks {
-	links := overlayLinks{}
+// PureLinks is BuildOverlay's overlay as links.
+func PureLinks(o *topology.Overlay) Links {
+	links := Links{}
 	for i, adj := range o.Graph.Adj {
 		for _, j := range adj {
-			links[newEdge(i, j)] = o.IsAsync(i, j)
+			links[NewEdge(i, j)] = o.IsAsync(i, j)
 		}
 	}
 	return links
 }
 
-// overlayDiff lists the links only a has, only b has, and those both have
+// Diff lists the links only a has, only b has, and those both have
 // with a different long flag.
-func overlayDiff(a, b overlayLinks) (onlyA, onlyB, flag []edge) {
+func Diff(a, b Links) (onlyA, onlyB, flag []Edge) {
 	for e, long := range a {
 		if other, ok := b[e]; !ok {
 			onlyA = append(onlyA, e)
@@ -74,21 +74,21 @@ func overlayDiff(a, b overlayLinks) (onlyA, onlyB, flag []edge) {
 			onlyB = append(onlyB, e)
 		}
 	}
-	for _, s := range [][]edge{onlyA, onlyB, flag} {
-		slices.SortFunc(s, compareEdges)
+	for _, s := range [][]Edge{onlyA, onlyB, flag} {
+		slices.SortFunc(s, CompareEdges)
 	}
 	return onlyA, onlyB, flag
 }
 
-func compareEdges(a, b edge) int {
+func CompareEdges(a, b Edge) int {
 	if a[0] != b[0] {
 		return a[0] - b[0]
 	}
 	return a[1] - b[1]
 }
 
-// adjacency is the overlay's neighbor lists by host index.
-func (l overlayLinks) adjacency(n int) [][]int {
+// Adjacency is the overlay's neighbor lists by host index.
+func (l Links) Adjacency(n int) [][]int {
 	adj := make([][]int, n)
 	for e := range l {
 		adj[e[0]] = append(adj[e[0]], e[1])
@@ -100,12 +100,12 @@ func (l overlayLinks) adjacency(n int) [][]int {
 	return adj
 }
 
-func (l overlayLinks) String() string {
-	es := make([]edge, 0, len(l))
+func (l Links) String() string {
+	es := make([]Edge, 0, len(l))
 	for e := range l {
 		es = append(es, e)
 	}
-	slices.SortFunc(es, compareEdges)
+	slices.SortFunc(es, CompareEdges)
 	var b strings.Builder
 	for _, e := range es {
 		kind := "near"
@@ -117,21 +117,21 @@ func (l overlayLinks) String() string {
 	return strings.TrimSpace(b.String())
 }
 
-// roundTripRTT is the RTT a live peer can observe between hosts i and j on
+// RoundTripRTT is the RTT a live peer can observe between hosts i and j on
 // the simulated network: one way each direction, half of each row's RTT.
 // A real round trip cannot show the matrix's asymmetry, so this is the
 // input the pure policy must get to choose what the live peers can.
-func roundTripRTT(m *topology.LatencyMatrix) func(i, j int) time.Duration {
+func RoundTripRTT(m *topology.LatencyMatrix) func(i, j int) time.Duration {
 	return func(i, j int) time.Duration {
 		return time.Duration((m.At(i, j) + m.At(j, i)) / 2 * float64(time.Millisecond))
 	}
 }
 
-// liveProposals is what each peer announced it proposes at round k.
-func (o *simOutcome) liveProposals(k int) ([][]topology.Link, error) {
-	props := make([][]topology.Link, len(o.traces))
-	for i, tr := range o.traces {
-		st, ok := tr.statusAt(k)
+// LiveProposals is what each peer announced it proposes at round k.
+func (o *Outcome) LiveProposals(k int) ([][]topology.Link, error) {
+	props := make([][]topology.Link, len(o.Traces))
+	for i, tr := range o.Traces {
+		st, ok := tr.StatusAt(k)
 		if !ok {
 			return nil, fmt.Errorf("peer %d has no status at round %d", i, k)
 		}
@@ -143,11 +143,11 @@ func (o *simOutcome) liveProposals(k int) ([][]topology.Link, error) {
 	return props, nil
 }
 
-// replan resumes one topology.Planner per peer from the given proposals
+// Replan resumes one topology.Planner per peer from the given proposals
 // and runs heartbeat exchanges in lockstep, every peer knowing every true
 // RTT, until no proposal changes (or 50 exchanges). It returns the overlay
 // the final announcements derive and how many exchanges changed something.
-func replan(ids []string, from [][]topology.Link, known func(i, j int) bool, rtt func(i, j int) time.Duration, cfg topology.SelectConfig) (overlayLinks, int, error) {
+func Replan(ids []string, from [][]topology.Link, known func(i, j int) bool, rtt func(i, j int) time.Duration, cfg topology.SelectConfig) (Links, int, error) {
 	n := len(ids)
 	planners := make([]*topology.Planner, n)
 	anns := make([]topology.Announcement, n)
@@ -175,7 +175,7 @@ func replan(ids []string, from [][]topology.Link, known func(i, j int) bool, rtt
 					cands = append(cands, topology.Candidate{ID: ids[j]})
 				}
 			}
-			d := p.Step(cands, anns)
+			d := p.Plan(cands, anns)
 			next[i] = topology.Announcement{From: ids[i], Proposals: d.Propose}
 			same := slices.EqualFunc(d.Propose, anns[i].Proposals, func(a, b topology.Link) bool { return a.ID == b.ID && a.Long == b.Long }) // modes are compared apart, with the RTT ties they allow
 			moved = moved || !same
@@ -191,28 +191,28 @@ func replan(ids []string, from [][]topology.Link, known func(i, j int) bool, rtt
 		index[id] = i
 	}
 	view := topology.NewView(cfg, anns)
-	links := overlayLinks{}
+	links := Links{}
 	for i, id := range ids {
 		for _, l := range view.Active(id) {
-			links[newEdge(i, index[l.ID])] = l.Long
+			links[NewEdge(i, index[l.ID])] = l.Long
 		}
 	}
 	return links, changed, nil
 }
 
-// measuredPairs tells, for round k, which members each peer had measured
+// MeasuredPairs tells, for round k, which members each peer had measured
 // the RTT to (its status lists every member measured).
-func (o *simOutcome) measuredPairs(k int) ([][]bool, error) {
-	n := len(o.traces)
+func (o *Outcome) MeasuredPairs(k int) ([][]bool, error) {
+	n := len(o.Traces)
 	known := make([][]bool, n)
-	for i, tr := range o.traces {
+	for i, tr := range o.Traces {
 		known[i] = make([]bool, n)
-		st, ok := tr.statusAt(k)
+		st, ok := tr.StatusAt(k)
 		if !ok {
 			return nil, fmt.Errorf("peer %d has no status at round %d", i, k)
 		}
 		for _, r := range st.RTT {
-			if j := o.index(r.PeerID); j >= 0 && r.Samples > 0 {
+			if j := o.Index(r.PeerID); j >= 0 && r.Samples > 0 {
 				known[i][j] = true
 			}
 		}
@@ -220,8 +220,8 @@ func (o *simOutcome) measuredPairs(k int) ([][]bool, error) {
 	return known, nil
 }
 
-// longCount is how many links are long.
-func (l overlayLinks) longCount() int {
+// LongCount is how many links are long.
+func (l Links) LongCount() int {
 	n := 0
 	for _, long := range l {
 		if long {
@@ -231,8 +231,8 @@ func (l overlayLinks) longCount() int {
 	return n
 }
 
-// meanNearRTT is the mean RTT of the near (synchronous) links, in ms.
-func (l overlayLinks) meanNearRTT(rtt func(i, j int) time.Duration) float64 {
+// MeanNearRTT is the mean RTT of the near (synchronous) links, in ms.
+func (l Links) MeanNearRTT(rtt func(i, j int) time.Duration) float64 {
 	var sum float64
 	n := 0
 	for e, long := range l {

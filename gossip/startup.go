@@ -1,0 +1,109 @@
+package gossip
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// maxBacklog bounds the shards a starting peer keeps for after its start:
+// neighbors that started earlier already send vectors.
+const maxBacklog = 4096
+
+// start waits for the run's first members, agrees on neighbors, then
+// decides where training begins: at round 0, or, when the members are
+// already more than catchUpLag rounds ahead, at their round with their
+// model. It returns the shards that arrived meanwhile, in order.
+func (p *Peer) start(ctx context.Context) ([]Inbound, error) {
+	var backlog []Inbound
+	p.log.Info("waiting for run members", "run", p.cfg.Run, "want", p.cfg.MinPeers)
+	if err := p.await(ctx, &backlog, func() bool { return len(p.net.Members()) >= p.cfg.MinPeers }); err != nil {
+		return nil, err
+	}
+	if err := p.settle(ctx, &backlog); err != nil {
+		return nil, err
+	}
+	startRound, params := 0, p.cfg.Learning.Init
+	if behind := p.members.meshRound(nil); behind > catchUpLag {
+		r, adopted, err := p.fetchModel(ctx, p.members.ahead(behind))
+		if err != nil {
+			p.log.Warn("could not adopt the mesh's model; starting fresh", "err", err)
+		} else if r < p.cfg.Learning.Rounds {
+			startRound, params = r, adopted
+			p.log.Info("joined a run in progress", "round", r)
+		}
+	}
+	return backlog, p.resetNode(startRound, params)
+}
+
+// settlePlans bounds how many heartbeat periods a starting peer spends
+// agreeing on its neighbors before round 0.
+const settlePlans = 10
+
+// settle agrees on neighbors before round 0: it announces, plans and probes
+// once a heartbeat period until the active links have stayed the same, and
+// non-empty, over three plans, or for at most settlePlans periods. Members
+// need a period to hear each proposal and another to answer it, and our
+// neighbors need the time to follow our channels.
+func (p *Peer) settle(ctx context.Context, backlog *[]Inbound) error {
+	beat := time.NewTicker(p.cfg.Heartbeat)
+	defer beat.Stop()
+	p.plan(ctx)
+	p.announce(ctx)
+	stable := 0
+	for plans := 1; stable < 2 && plans < settlePlans; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case in := <-p.net.Inbound():
+			p.hold(in, backlog)
+		case m := <-p.neighbors.measured:
+			p.noteMeasured(m)
+		case <-beat.C:
+			before := p.neighbors.links
+			p.plan(ctx)
+			p.announce(ctx)
+			plans++
+			if len(p.neighbors.links) > 0 && slices.Equal(before, p.neighbors.links) {
+				stable++
+			} else {
+				stable = 0
+			}
+		}
+	}
+	p.log.Info("neighbors agreed", "neighbors", len(p.neighbors.links), "stable", stable >= 2)
+	return nil
+}
+
+// await records what arrives and checks ready every 50 ms until it
+// reports true or ctx ends.
+func (p *Peer) await(ctx context.Context, backlog *[]Inbound, ready func() bool) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case in := <-p.net.Inbound():
+			p.hold(in, backlog)
+		case m := <-p.neighbors.measured:
+			p.noteMeasured(m)
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// hold records a heartbeat that arrives before training starts, and keeps
+// a shard for after.
+func (p *Peer) hold(in Inbound, backlog *[]Inbound) {
+	if in.Heartbeat != nil {
+		p.stats.noteIn(in.Bytes)
+		p.caps.note(in.From, in.Heartbeat)
+		p.members.note(in.From, in.Heartbeat)
+		return
+	}
+	if len(*backlog) < maxBacklog {
+		*backlog = append(*backlog, in)
+	}
+}
