@@ -12,11 +12,11 @@ import (
 // while a step runs.
 type compute struct {
 	jobs      chan func()
-	stepped   chan stepResult
+	gradients chan gradientResult
 	evaluated chan evalResult
 }
 
-type stepResult struct {
+type gradientResult struct {
 	round int
 	grad  []float32
 	loss  float64
@@ -28,7 +28,7 @@ type evalResult struct {
 }
 
 func newCompute() compute {
-	return compute{jobs: make(chan func(), 4), stepped: make(chan stepResult, 1), evaluated: make(chan evalResult, 4)}
+	return compute{jobs: make(chan func(), 4), gradients: make(chan gradientResult, 1), evaluated: make(chan evalResult, 4)}
 }
 
 // run carries out jobs until ctx ends.
@@ -43,16 +43,16 @@ func (c *compute) run(ctx context.Context) {
 	}
 }
 
-// submitStep computes the gradient of round at params on the compute
-// goroutine; the result comes back on stepped.
-func (p *Peer) submitStep(ctx context.Context, round int, params []float32) {
+// computeGradient computes the gradient of round at params on the compute
+// goroutine; the result comes back on gradients.
+func (p *Peer) computeGradient(ctx context.Context, round int, params []float32) {
 	job := func() {
 		grad := make([]float32, len(params))
 		start := time.Now()
 		loss := p.cfg.Gradient(params, grad)
-		p.stats.noteStep(time.Since(start))
+		p.stats.noteCompute(time.Since(start))
 		select {
-		case p.compute.stepped <- stepResult{round: round, grad: grad, loss: loss}:
+		case p.compute.gradients <- gradientResult{round: round, grad: grad, loss: loss}:
 		case <-ctx.Done():
 		}
 	}

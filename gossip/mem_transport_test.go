@@ -63,7 +63,7 @@ func newMemMesh(t *testing.T, n, rounds int) *memMesh {
 				if m.beforeStep != nil {
 					m.beforeStep(self, m.peers[self].Round())
 				}
-				return steps.Step(model, params, grad, &batch)
+				return steps.Gradient(model, params, grad, &batch)
 			},
 			Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, prepared.Test) },
 			Neighbors: topology.SelectConfig{Policy: topology.PolicyRandom, Degree: 2}, MinPeers: n - 1,

@@ -170,7 +170,7 @@ func (f *meshFixture) start(i int) *livePeer {
 			Schedule: training.CosineLR{Base: 0.1, Total: f.rounds}, Rounds: f.rounds, Order: training.AdaptThenCombine},
 		Gradient: func(params, grad []float32) float64 {
 			f.gate.wait(ctx, p.Round())
-			return steps.Step(stepModel, params, grad, &batch)
+			return steps.Gradient(stepModel, params, grad, &batch)
 		},
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, f.test) },
 		EvalEvery: 20, Batch: 16, Neighbors: f.neighbors, MaxRoundTimeout: time.Second,

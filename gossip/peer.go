@@ -108,8 +108,8 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 		select {
 		case <-ctx.Done():
 			return p.summary(), ctx.Err()
-		case r := <-p.compute.stepped:
-			if err := p.node.StepDone(r.round, r.grad, r.loss); err != nil {
+		case r := <-p.compute.gradients:
+			if err := p.node.GradientDone(r.round, r.grad, r.loss); err != nil {
 				p.log.Warn("step result refused", "err", err)
 			}
 		case in := <-p.net.Inbound():

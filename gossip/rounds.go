@@ -27,10 +27,10 @@ func (p *Peer) handleReady(ctx context.Context) {
 	for _, r := range rd.Rounds {
 		p.finishRound(r)
 	}
-	if rd.Step != nil {
-		p.round.Store(uint64(rd.Step.Round))
-		p.vectors.dropBefore(rd.Step.Round)
-		p.submitStep(ctx, rd.Step.Round, rd.Step.Params)
+	if rd.Gradient != nil {
+		p.round.Store(uint64(rd.Gradient.Round))
+		p.vectors.dropBefore(rd.Gradient.Round)
+		p.computeGradient(ctx, rd.Gradient.Round, rd.Gradient.Params)
 		p.deadline.Reset(p.pacer.Begin(time.Now()))
 	}
 }

@@ -88,7 +88,7 @@ func TestSimnetNeighborsFollowMobility(t *testing.T) {
 	// Slow steps stretch the run in virtual time (over 3 minutes after the
 	// move, time to see whether it settles) at little wall-time cost: wall
 	// time follows messages, not virtual time.
-	run.Rounds, run.StepTime, run.SampleEvery = 160, 1500*time.Millisecond, 250*time.Millisecond
+	run.Rounds, run.ComputeTime, run.SampleEvery = 160, 1500*time.Millisecond, 250*time.Millisecond
 	const moveAt = 40
 	var a, b int
 	var moved *topology.LatencyMatrix

@@ -103,25 +103,25 @@ type Summary struct {
 
 // stats is the peer's running tally, shared with the status server.
 type stats struct {
-	mu        sync.Mutex
-	joinedAt  int
-	round     int
-	loss      float64
-	eval      *training.Evaluation
-	evalRound int
-	policy    string
-	links     []link                   // active links, sorted
-	proposals []topology.Link          // announced
-	estimates map[string]time.Duration // by peer ID string, from the last plan
-	maxLinks  int                      // links this peer's uplink allows (0: no cap)
-	mixed     map[peer.ID]int64
-	in, out   int64
-	rejected  int64
-	deadlines int64
-	changes   int64
-	published int64
-	longSent  int64
-	stepTime  time.Duration // smoothed duration of one local step
+	mu          sync.Mutex
+	joinedAt    int
+	round       int
+	loss        float64
+	eval        *training.Evaluation
+	evalRound   int
+	policy      string
+	links       []link                   // active links, sorted
+	proposals   []topology.Link          // announced
+	estimates   map[string]time.Duration // by peer ID string, from the last plan
+	maxLinks    int                      // links this peer's uplink allows (0: no cap)
+	mixed       map[peer.ID]int64
+	in, out     int64
+	rejected    int64
+	deadlines   int64
+	changes     int64
+	published   int64
+	longSent    int64
+	computeTime time.Duration // smoothed duration of one local step
 }
 
 func (s *stats) noteRound(r training.RoundResult) {
@@ -184,21 +184,21 @@ func (s *stats) noteChange()      { s.mu.Lock(); s.changes++; s.mu.Unlock() }
 func (s *stats) notePublish()     { s.mu.Lock(); s.published++; s.mu.Unlock() }
 func (s *stats) noteLongPublish() { s.mu.Lock(); s.longSent++; s.mu.Unlock() }
 
-func (s *stats) noteStep(d time.Duration) {
+func (s *stats) noteCompute(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stepTime == 0 {
-		s.stepTime = d
+	if s.computeTime == 0 {
+		s.computeTime = d
 	} else {
-		s.stepTime = (7*s.stepTime + d) / 8
+		s.computeTime = (7*s.computeTime + d) / 8
 	}
 }
 
 func (s *stats) samplesPerSecWith(batch int) float64 {
-	if s.stepTime <= 0 || batch <= 0 {
+	if s.computeTime <= 0 || batch <= 0 {
 		return 0
 	}
-	return float64(batch) / s.stepTime.Seconds()
+	return float64(batch) / s.computeTime.Seconds()
 }
 
 func (p *Peer) samplesPerSec() float64 {

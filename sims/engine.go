@@ -178,9 +178,9 @@ func (s *simulation) dispatch(ev event, now float64) error {
 	}
 	p := s.peers[ev.peer]
 	switch ev.kind {
-	case evStepDone:
+	case evGradientDone:
 		<-p.stepped
-		if err := p.node.StepDone(p.node.Round(), p.grad, p.loss); err != nil {
+		if err := p.node.GradientDone(p.node.Round(), p.grad, p.loss); err != nil {
 			return err
 		}
 	case evArrive:
@@ -258,10 +258,10 @@ func (s *simulation) handle(p *simPeer, now float64) {
 			p.pacer.Finish(virtualTime(now))
 		}
 	}
-	if rd.Step != nil {
-		params, round := rd.Step.Params, rd.Step.Round
-		s.jobs <- func(m training.Model, sc *scratch) { p.computeStep(m, sc, params) }
-		s.q.schedule(event{at: now + e.stepSeconds(p.id, round), peer: p.id, kind: evStepDone})
+	if rd.Gradient != nil {
+		params, round := rd.Gradient.Params, rd.Gradient.Round
+		s.jobs <- func(m training.Model, sc *scratch) { p.computeGradient(m, sc, params) }
+		s.q.schedule(event{at: now + e.computeSeconds(p.id, round), peer: p.id, kind: evGradientDone})
 		if p.pacer != nil {
 			p.deadline++
 			timeout := p.pacer.Begin(virtualTime(now))
@@ -361,10 +361,10 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 	return peers, nil
 }
 
-// computeStep runs on a worker: draw the peer's next minibatch and compute
+// computeGradient runs on a worker: draw the peer's next minibatch and compute
 // the gradient at params with the worker's model.
-func (p *simPeer) computeStep(m training.Model, s *scratch, params []float32) {
-	p.loss = p.steps.Step(m, params, p.grad, s)
+func (p *simPeer) computeGradient(m training.Model, s *scratch, params []float32) {
+	p.loss = p.steps.Gradient(m, params, p.grad, s)
 	p.stepped <- struct{}{}
 }
 

@@ -39,9 +39,9 @@ type Experiment struct {
 	Rounds    int               // rounds every peer runs
 	EvalEvery int               // rounds between evaluation points
 	PeerFLOPS float64           // compute speed of every peer, FLOP/s
-	// StepTime, when set, is the virtual seconds peer's local step of round
+	// ComputeTime, when set, is the virtual seconds peer's local step of round
 	// takes instead of the model's FLOPs at PeerFLOPS: stragglers, stalls.
-	StepTime func(peer, round int) float64
+	ComputeTime func(peer, round int) float64
 	// Pacing, when set, gives every peer a round deadline under the live
 	// peer's rules (training.Pacer); nil lets every round wait for all its
 	// vectors, however late.
@@ -80,12 +80,12 @@ type OverlayFacts struct {
 	UplinkCapped int `json:"uplink_capped"`
 }
 
-// Mobility moves the simulated devices every Every virtual seconds. Step
+// Mobility moves the simulated devices every Every virtual seconds. Move
 // returns the new one-way delays (nil when no device changed its
 // attachment) and, when the peers re-plan, their new overlay.
 type Mobility struct {
 	Every float64
-	Step  func(now float64) (MobilityUpdate, error)
+	Move  func(now float64) (MobilityUpdate, error)
 }
 
 // MobilityUpdate is what one mobility step changed.
@@ -147,10 +147,10 @@ func (e *Experiment) evalPoints() []int {
 	return append(pts, e.Rounds)
 }
 
-// stepSeconds is the virtual duration of peer's local step of round.
-func (e *Experiment) stepSeconds(peer, round int) float64 {
-	if e.StepTime != nil {
-		return e.StepTime(peer, round)
+// computeSeconds is the virtual duration of peer's local step of round.
+func (e *Experiment) computeSeconds(peer, round int) float64 {
+	if e.ComputeTime != nil {
+		return e.ComputeTime(peer, round)
 	}
 	return e.Model.TrainFLOPs() * float64(e.Batch) / e.PeerFLOPS
 }

@@ -13,7 +13,7 @@ import (
 // same round on every peer (one past the most advanced), so no peer waits
 // for a neighbor that has already switched.
 func (e *Experiment) move(peers []*simPeer, now float64, st *MobilityStats) error {
-	up, err := e.Mobility.Step(now)
+	up, err := e.Mobility.Move(now)
 	if err != nil {
 		return fmt.Errorf("sims: mobility at %.3f virtual s: %w", now, err)
 	}

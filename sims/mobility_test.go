@@ -86,7 +86,7 @@ func TestMobilityReplansEveryPeerAtOneRound(t *testing.T) {
 	}
 	graphs := []*topology.Graph{graphOf(t, n, shuffledEdges), graphOf(t, n, ringEdges)}
 	steps := 0
-	e.Mobility = &Mobility{Every: 0.05, Step: func(float64) (MobilityUpdate, error) {
+	e.Mobility = &Mobility{Every: 0.05, Move: func(float64) (MobilityUpdate, error) {
 		g := graphs[steps%2]
 		steps++
 		return MobilityUpdate{Graph: g}, nil

@@ -90,7 +90,7 @@ func overlayFacts(policy string, o *topology.Overlay, rtt func(i, j int) time.Du
 func (s Spec) edgeMobility(src *latencySource, cfg topology.SelectConfig, current *topology.Overlay, uplinks []float64) *Mobility {
 	every, moveFor := s.MobilitySeconds, s.MobilitySeconds*s.MobilitySpeedup
 	ids := peerIDs(s.Peers)
-	return &Mobility{Every: every, Step: func(float64) (MobilityUpdate, error) {
+	return &Mobility{Every: every, Move: func(float64) (MobilityUpdate, error) {
 		moved, err := src.edge.Move(time.Duration(moveFor * float64(time.Second)))
 		if err != nil || len(moved) == 0 {
 			return MobilityUpdate{}, err

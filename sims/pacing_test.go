@@ -46,7 +46,7 @@ func TestSlowPeerEndsRoundsByDeadlineAsThePacerRulesPredict(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.StepTime = func(peer, round int) float64 {
+		e.ComputeTime = func(peer, round int) float64 {
 			switch {
 			case peer == 0:
 				return 0.01
@@ -86,7 +86,7 @@ func TestRoundTimeoutZeroWaitsForEveryVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.StepTime = func(peer, round int) float64 {
+	e.ComputeTime = func(peer, round int) float64 {
 		return map[bool]float64{true: 30, false: 0.01}[peer == 1 && round == 20]
 	}
 	res, err := e.Run(context.Background())

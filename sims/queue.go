@@ -17,8 +17,8 @@ type event struct {
 type eventKind uint8
 
 const (
-	evStepDone eventKind = iota // the peer's gradient for its current round is ready
-	evDeliver                   // a neighbor's message reaches the peer
+	evGradientDone eventKind = iota // the peer's gradient for its current round is ready
+	evDeliver                       // a neighbor's message reaches the peer
 	// evArrive: a message has crossed the network and queues for the
 	// receiver's downlink; when the downlink has carried it, it is delivered
 	// (evDeliver). Messages to a peer with an unlimited downlink skip it.

@@ -102,7 +102,7 @@ func TestRegisteredAggregatorRunsInTheNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Start()
-	must(t, n.StepDone(0, []float32{1}, 0))
+	must(t, n.GradientDone(0, []float32{1}, 0))
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{100}}))
 	rd := n.Ready()
 	if len(rd.Rounds) != 1 || rd.Rounds[0].Params[0] != 3 || math.IsNaN(float64(rd.Rounds[0].Params[0])) {

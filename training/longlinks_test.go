@@ -30,7 +30,7 @@ func TestLongLinkDoesNotPaceRoundsWithinItsPeriod(t *testing.T) {
 	}
 	// Rounds 0..3 finish on the local step alone; only round 0 sends.
 	for r := range 4 {
-		must(t, i.StepDone(r, []float32{0}, 0))
+		must(t, i.GradientDone(r, []float32{0}, 0))
 		rd := i.Ready()
 		if len(rd.Rounds) != 1 {
 			t.Fatalf("round %d waited for the long neighbor", r)
@@ -43,7 +43,7 @@ func TestLongLinkDoesNotPaceRoundsWithinItsPeriod(t *testing.T) {
 		}
 	}
 	// Round 4 closes exchange 0: it may not finish before j's half arrives.
-	must(t, i.StepDone(4, []float32{0}, 0))
+	must(t, i.GradientDone(4, []float32{0}, 0))
 	if rd := i.Ready(); len(rd.Rounds) != 0 {
 		t.Fatal("round 4 finished without the exchange opened in round 0")
 	}
@@ -80,10 +80,10 @@ func TestLongLinkCorrectionsPreserveTheAverage(t *testing.T) {
 				for _, m := range rd.Messages {
 					inflight = append(inflight, flight{m, m.Round + delay[id]})
 				}
-				if rd.Step == nil {
+				if rd.Gradient == nil {
 					break
 				}
-				must(t, n.StepDone(rd.Step.Round, []float32{0}, 0))
+				must(t, n.GradientDone(rd.Gradient.Round, []float32{0}, 0))
 			}
 		}
 		keep := inflight[:0]
@@ -128,9 +128,9 @@ func TestLongLinkRefusesWhatItMustNotMix(t *testing.T) {
 	}
 	// A deadline gives up on exchange 0 in round 4; its late half is stale.
 	for r := range 4 {
-		must(t, i.StepDone(r, []float32{0}, 0))
+		must(t, i.GradientDone(r, []float32{0}, 0))
 	}
-	must(t, i.StepDone(4, []float32{0}, 0))
+	must(t, i.GradientDone(4, []float32{0}, 0))
 	i.Deadline(4)
 	if i.Round() != 5 {
 		t.Fatalf("deadline did not close round 4: in round %d", i.Round())
@@ -151,7 +151,7 @@ func TestSetNeighborsFromSwitchesAtTheGivenRound(t *testing.T) {
 	must(t, n.Receive(Message{From: "b", Round: 2, Params: []float32{1}}))
 	for r := range 2 {
 		must(t, n.Receive(Message{From: "a", Round: r, Params: []float32{0}}))
-		must(t, n.StepDone(r, []float32{0}, 0))
+		must(t, n.GradientDone(r, []float32{0}, 0))
 		if nb := n.Neighbors(); r == 0 && nb[0].ID != "a" {
 			t.Fatalf("round 1 already uses the new set: %+v", nb)
 		}
@@ -176,7 +176,7 @@ func TestLongExchangesOpenOnlyIfTheyCloseByTheLastRound(t *testing.T) {
 		for _, m := range n.Ready().Messages {
 			opened = append(opened, m.Round)
 		}
-		must(t, n.StepDone(r, []float32{0}, 0))
+		must(t, n.GradientDone(r, []float32{0}, 0))
 		n.Deadline(r)
 	}
 	// Round 8's exchange would close in round 12, after the last (9).

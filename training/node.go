@@ -36,11 +36,11 @@ type Message struct {
 	Spans []Span
 }
 
-// StepRequest asks the shell to compute the local gradient of round Round at
+// GradientRequest asks the shell to compute the local gradient of round Round at
 // Params (read-only) on one minibatch of the peer's own data, and to report
-// it with StepDone. Where and how it runs (CPU, GPU, worker pool) is the
+// it with GradientDone. Where and how it runs (CPU, GPU, worker pool) is the
 // shell's business.
-type StepRequest struct {
+type GradientRequest struct {
 	Round  int
 	Params []float32
 }
@@ -65,7 +65,7 @@ type RoundResult struct {
 // step, note these finished rounds.
 type Ready struct {
 	Messages []Message
-	Step     *StepRequest // set exactly when a round starts: arm its deadline then
+	Gradient *GradientRequest // set exactly when a round starts: arm its deadline then
 	Rounds   []RoundResult
 	Done     bool // the node finished its last round
 }
@@ -147,7 +147,7 @@ const (
 // each row of W still sums to one. There is no barrier and no leader: a node
 // only ever waits for its own neighbors.
 //
-// Events are the methods Start, StepDone, Receive, Deadline and
+// Events are the methods Start, GradientDone, Receive, Deadline and
 // SetNeighbors; Ready collects what the shell must do next. A Node is not
 // safe for concurrent use: one shell goroutine drives it.
 type Node struct {
@@ -159,16 +159,16 @@ type Node struct {
 	pendFrom  int
 	long      longLinks
 
-	round    int
-	x        []float32 // x_r
-	stepped  []float32 // adapt-then-combine: x_r after the local step, published to neighbors
-	grad     []float32
-	loss     float64
-	stepDone bool
-	deadline bool
-	inbox    map[int]map[PeerID]Arrival // near neighbors' vectors by round; Weight is set when mixed
-	started  bool
-	done     bool
+	round      int
+	x          []float32 // x_r
+	stepped    []float32 // adapt-then-combine: x_r after the local step, published to neighbors
+	grad       []float32
+	loss       float64
+	gradientIn bool
+	deadline   bool
+	inbox      map[int]map[PeerID]Arrival // near neighbors' vectors by round; Weight is set when mixed
+	started    bool
+	done       bool
 
 	ready Ready
 }
@@ -281,17 +281,17 @@ func (n *Node) SetNeighborsFrom(from int, self float64, nb []Neighbor) error {
 	return nil
 }
 
-// StepDone delivers the gradient of round round (the node copies it).
-func (n *Node) StepDone(round int, grad []float32, loss float64) error {
-	if round != n.round || n.stepDone || n.done {
-		return fmt.Errorf("training: node %s: step result for round %d while in round %d", n.cfg.ID, round, n.round)
+// GradientDone delivers the gradient of round round (the node copies it).
+func (n *Node) GradientDone(round int, grad []float32, loss float64) error {
+	if round != n.round || n.gradientIn || n.done {
+		return fmt.Errorf("training: node %s: gradient for round %d while in round %d", n.cfg.ID, round, n.round)
 	}
 	if len(grad) != len(n.x) {
 		return fmt.Errorf("training: node %s: gradient of length %d, want %d: %w", n.cfg.ID, len(grad), len(n.x), ErrShape)
 	}
 	copy(n.grad, grad)
 	n.loss = loss
-	n.stepDone = true
+	n.gradientIn = true
 	if n.cfg.Order == AdaptThenCombine {
 		n.stepped = slices.Clone(n.x)
 		n.cfg.Optimizer.Step(n.stepped, n.grad, n.lr())
@@ -405,7 +405,7 @@ func (n *Node) beginRound() {
 	if n.cfg.Order == CombineThenAdapt {
 		n.send(n.x)
 	}
-	n.ready.Step = &StepRequest{Round: n.round, Params: n.x}
+	n.ready.Gradient = &GradientRequest{Round: n.round, Params: n.x}
 }
 
 // send hands params to the near neighbors, then, on a round that starts a
@@ -427,7 +427,7 @@ func (n *Node) send(params []float32) {
 }
 
 func (n *Node) maybeFinishRound() {
-	if !n.stepDone {
+	if !n.gradientIn {
 		return
 	}
 	box := n.inbox[n.round]
@@ -467,7 +467,7 @@ func (n *Node) maybeFinishRound() {
 	delete(n.inbox, n.round)
 	n.x, n.stepped = next, nil
 	n.round++
-	n.stepDone, n.deadline = false, false
+	n.gradientIn, n.deadline = false, false
 	if n.pending != nil && n.round >= n.pendFrom {
 		n.neighbors, n.self, n.pending = *n.pending, n.pendSelf, nil
 		n.dropInboxFromStrangers()

@@ -21,14 +21,14 @@ func TestNodeRoundArithmetic(t *testing.T) {
 	n := newTestNode(t, "i", []float32{4, 8}, 0.5, []Neighbor{{ID: "b", Weight: 0.25}, {ID: "a", Weight: 0.25}}, 0)
 	n.Start()
 	rd := n.Ready()
-	if len(rd.Messages) != 2 || rd.Step == nil || rd.Step.Round != 0 {
+	if len(rd.Messages) != 2 || rd.Gradient == nil || rd.Gradient.Round != 0 {
 		t.Fatalf("start: %+v", rd)
 	}
 	if rd.Messages[0].To != "a" || rd.Messages[1].To != "b" || rd.Messages[0].Params[1] != 8 {
 		t.Fatalf("round-0 messages go to neighbors in ID order with x₀: %+v", rd.Messages)
 	}
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{0, 0}}))
-	must(t, n.StepDone(0, []float32{2, -2}, 1.5))
+	must(t, n.GradientDone(0, []float32{2, -2}, 1.5))
 	if rd := n.Ready(); len(rd.Rounds) != 0 {
 		t.Fatal("round finished before neighbor b arrived")
 	}
@@ -42,7 +42,7 @@ func TestNodeRoundArithmetic(t *testing.T) {
 	if got.Params[0] != want[0] || got.Params[1] != want[1] || got.Arrived != 2 || got.Loss != 1.5 {
 		t.Fatalf("round result %+v, want params %v", got, want)
 	}
-	if rd.Step == nil || rd.Step.Round != 1 || len(rd.Messages) != 2 || n.Round() != 1 {
+	if rd.Gradient == nil || rd.Gradient.Round != 1 || len(rd.Messages) != 2 || n.Round() != 1 {
 		t.Fatalf("round 1 did not start: %+v", rd)
 	}
 }
@@ -59,7 +59,7 @@ func TestNodeDeadlineGivesMissingWeightToSelf(t *testing.T) {
 	if len(n.Ready().Rounds) != 0 {
 		t.Fatal("round finished without its gradient")
 	}
-	must(t, n.StepDone(0, []float32{0}, 0))
+	must(t, n.GradientDone(0, []float32{0}, 0))
 	rd := n.Ready()
 	if len(rd.Rounds) != 1 {
 		t.Fatal("deadline passed but the round did not finish")
@@ -92,15 +92,15 @@ func TestNodeRejectsMessagesItMustNotMix(t *testing.T) {
 		}
 	}
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{3, 3}}))
-	must(t, n.StepDone(0, []float32{0, 0}, 0))
+	must(t, n.GradientDone(0, []float32{0, 0}, 0))
 	if err := n.Receive(Message{From: "a", Round: 0, Params: []float32{0, 0}}); !errors.Is(err, ErrStaleRound) {
 		t.Errorf("stale message: %v", err)
 	}
-	if err := n.StepDone(0, []float32{0, 0}, 0); err == nil {
+	if err := n.GradientDone(0, []float32{0, 0}, 0); err == nil {
 		t.Error("second step result for a finished round accepted")
 	}
 	// The buffered round-1 message finishes round 1 as soon as its step is in.
-	must(t, n.StepDone(1, []float32{0, 0}, 0))
+	must(t, n.GradientDone(1, []float32{0, 0}, 0))
 	if n.Round() != 2 {
 		t.Fatalf("buffered round-1 message was not used: node in round %d", n.Round())
 	}
@@ -116,12 +116,12 @@ func TestNodeNeighborChangeTakesEffectNextRound(t *testing.T) {
 	}
 	must(t, n.Receive(Message{From: "b", Round: 1, Params: []float32{4}})) // early, for the next round
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{2}}))
-	must(t, n.StepDone(0, []float32{0}, 0))
+	must(t, n.GradientDone(0, []float32{0}, 0))
 	rd := n.Ready()
 	if len(rd.Messages) != 1 || rd.Messages[0].To != "b" {
 		t.Fatalf("round 1 messages: %+v", rd.Messages)
 	}
-	must(t, n.StepDone(1, []float32{0}, 0))
+	must(t, n.GradientDone(1, []float32{0}, 0))
 	if rd := n.Ready(); len(rd.Rounds) != 1 || rd.Rounds[0].Params[0] != 0.5*1+0.5*4 {
 		t.Fatalf("round 1 did not mix b's early message: %+v", rd.Rounds)
 	}
@@ -137,13 +137,13 @@ func TestNodeStopsAfterRounds(t *testing.T) {
 	n := newTestNode(t, "solo", []float32{1}, 1, nil, 2)
 	n.Start()
 	for r := range 2 {
-		if n.Ready().Step == nil {
+		if n.Ready().Gradient == nil {
 			t.Fatalf("round %d did not ask for a step", r)
 		}
-		must(t, n.StepDone(r, []float32{1}, 0))
+		must(t, n.GradientDone(r, []float32{1}, 0))
 	}
 	rd := n.Ready()
-	if !rd.Done || !n.Done() || rd.Step != nil || n.Params()[0] != 0 {
+	if !rd.Done || !n.Done() || rd.Gradient != nil || n.Params()[0] != 0 {
 		t.Fatalf("after 2 rounds: %+v params %v", rd, n.Params())
 	}
 }
@@ -153,11 +153,11 @@ func TestNodeStartsAtALaterRound(t *testing.T) {
 		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 1}})
 	must(t, err)
 	n.Start()
-	if rd := n.Ready(); rd.Step == nil || rd.Step.Round != 8 {
-		t.Fatalf("late joiner's first step: %+v", rd.Step)
+	if rd := n.Ready(); rd.Gradient == nil || rd.Gradient.Round != 8 {
+		t.Fatalf("late joiner's first step: %+v", rd.Gradient)
 	}
-	must(t, n.StepDone(8, []float32{0}, 0))
-	must(t, n.StepDone(9, []float32{0}, 0))
+	must(t, n.GradientDone(8, []float32{0}, 0))
+	must(t, n.GradientDone(9, []float32{0}, 0))
 	if !n.Done() {
 		t.Fatal("late joiner did not stop at round 10")
 	}
@@ -216,11 +216,11 @@ func quadraticMesh(t *testing.T, targets []float64, adj [][]int, order MixOrder,
 		for i, nd := range nodes {
 			rd := nd.Ready()
 			outbox = append(outbox, rd.Messages...)
-			if rd.Step == nil {
+			if rd.Gradient == nil {
 				t.Fatalf("node %d round %d: no step", i, r)
 			}
-			x := float64(rd.Step.Params[0])
-			must(t, nd.StepDone(r, []float32{float32(x - targets[i])}, 0))
+			x := float64(rd.Gradient.Params[0])
+			must(t, nd.GradientDone(r, []float32{float32(x - targets[i])}, 0))
 			outbox = append(outbox, nd.Ready().Messages...) // adapt-then-combine sends after the step
 		}
 		for _, m := range outbox {
@@ -285,11 +285,11 @@ func TestAdaptThenCombineSendsTheSteppedModel(t *testing.T) {
 		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.5}, Order: AdaptThenCombine, DataWeight: 2})
 	must(t, err)
 	n.Start()
-	if rd := n.Ready(); len(rd.Messages) != 0 || rd.Step == nil {
+	if rd := n.Ready(); len(rd.Messages) != 0 || rd.Gradient == nil {
 		t.Fatalf("adapt-then-combine sent before stepping: %+v", rd)
 	}
 	must(t, n.Receive(Message{From: "a", Round: 0, Params: []float32{0}}))
-	must(t, n.StepDone(0, []float32{3}, 0))
+	must(t, n.GradientDone(0, []float32{3}, 0))
 	rd := n.Ready()
 	// Stepped model: 10 − (0.5 rate × 2 data weight)·3 = 7; mixed with a's 0.
 	if len(rd.Messages) != 1 || rd.Messages[0].Params[0] != 7 {

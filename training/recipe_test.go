@@ -68,8 +68,8 @@ func stepTwice(p *PreparedRecipe, shard *Dataset, i int) (float64, []float32) {
 	grad := make([]float32, len(p.Init))
 	var b Minibatch
 	m := p.Model.Clone()
-	s.Step(m, p.Init, grad, &b)
-	return s.Step(m, p.Init, grad, &b), grad
+	s.Gradient(m, p.Init, grad, &b)
+	return s.Gradient(m, p.Init, grad, &b), grad
 }
 
 // TestSeedStreamsAreFixed pins the streams that every run's numbers depend
@@ -245,7 +245,7 @@ func TestStepperDrawsAsTheSamplerDoes(t *testing.T) {
 	seen := map[int]int{}
 	steps := (shard.Len() + 15) / 16
 	for k := range 2 * steps {
-		loss := s.Step(m, p.Init, grad, &b)
+		loss := s.Gradient(m, p.Init, grad, &b)
 		idx = sampler.Next(idx[:0], 16)
 		x, y = shard.Batch(idx, x, y)
 		if wantLoss := ref.LossGrad(p.Init, want, x, y); loss != wantLoss || !slices.Equal(grad, want) {
@@ -263,7 +263,7 @@ func TestStepperDrawsAsTheSamplerDoes(t *testing.T) {
 		}
 	}
 	tiny := shard.Subset([]int{0, 1, 2})
-	NewStepper(tiny, 16, PeerBatchRand(7, 0)).Step(m, p.Init, grad, &b)
+	NewStepper(tiny, 16, PeerBatchRand(7, 0)).Gradient(m, p.Init, grad, &b)
 	if len(b.y) != 3 {
 		t.Errorf("a batch of 16 from 3 samples held %d", len(b.y))
 	}

@@ -36,9 +36,9 @@ func NewStepper(data *Dataset, batch int, rng *rand.Rand) *Stepper {
 	return &Stepper{data: data, batch: batch, sampler: NewBatchSampler(data.Len(), rng)}
 }
 
-// Step draws the next minibatch into b and returns its mean loss under m at
-// params, with the gradient written into grad.
-func (s *Stepper) Step(m LossGrader, params, grad []float32, b *Minibatch) float64 {
+// Gradient draws the next minibatch into b and returns its mean loss under
+// m at params, with the gradient written into grad.
+func (s *Stepper) Gradient(m LossGrader, params, grad []float32, b *Minibatch) float64 {
 	b.index = s.sampler.Next(b.index[:0], s.batch)
 	b.x, b.y = s.data.Batch(b.index, b.x, b.y)
 	return m.LossGrad(params, grad, b.x, b.y)

@@ -249,7 +249,7 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 		RTT:       h.RTT, Run: f.run, ModelSpec: s.recipe.Model.Spec(),
 		Learning: gossip.Learning{Init: s.recipe.Init, Optimizer: f.learn.OptimizerConfig(), Schedule: s.schedule,
 			Rounds: f.rounds, DataWeight: s.weight, Order: f.learn.MixOrder()},
-		Gradient:  func(params, grad []float32) float64 { return steps.Step(dev, params, grad, &batch) },
+		Gradient:  func(params, grad []float32) float64 { return steps.Gradient(dev, params, grad, &batch) },
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.recipe.Test) },
 		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout,
 		UplinkBitsPerSec: f.uplinkMbps * 1e6, Logger: log,

@@ -38,10 +38,10 @@ type Settings struct {
 	// PeerFLOPS prices a local step in virtual time as the algorithm-level
 	// simulator does (model FLOPs × batch / speed); 0 makes steps free.
 	PeerFLOPS float64
-	// StepTime, when positive, is the virtual time of a local step instead
+	// ComputeTime, when positive, is the virtual time of a local step instead
 	// (a slow device), whatever PeerFLOPS says.
-	StepTime time.Duration
-	Link     Link
+	ComputeTime time.Duration
+	Link        Link
 	// SampleEvery, when positive, also records every peer's active links at
 	// this period of virtual time, not only when it begins a round.
 	SampleEvery time.Duration
@@ -103,7 +103,7 @@ func RunMesh(t *testing.T, w *World, data *Data, events AtRound) *Outcome {
 	if os.Getenv("GRADMESH_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	stepTime := run.StepTime
+	stepTime := run.ComputeTime
 	if stepTime <= 0 && run.PeerFLOPS > 0 {
 		stepTime = time.Duration(data.Model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS * float64(time.Second))
 	}
@@ -137,7 +137,7 @@ func RunMesh(t *testing.T, w *World, data *Data, events AtRound) *Outcome {
 				r := peers[self].Round()
 				fire(r)
 				tr.noteStep(peers[self], r, run.EvalEvery, params)
-				loss := steps.Step(stepModel, params, grad, &batch)
+				loss := steps.Gradient(stepModel, params, grad, &batch)
 				if stepTime > 0 {
 					// The step's price in virtual time (CPU work takes none
 					// under synctest): the bubble's clock moves on only once
