@@ -61,7 +61,10 @@ type PeerConfig struct {
 	MaxRoundTimeout time.Duration // longest a round waits for neighbors (default 5 s)
 	Heartbeat       time.Duration // control-topic announcement period (default 1 s)
 	ShardBytes      int           // target encoded shard size (default wire.DefaultShardBytes)
-	Logger          *slog.Logger
+	// Codec encodes this peer's vectors (default wire.Float32); it receives
+	// any registered codec.
+	Codec  wire.Codec
+	Logger *slog.Logger
 
 	// GPUStatus reports where this peer's steps run, for /status and
 	// /metrics; may be nil. Called from any goroutine.
@@ -95,8 +98,11 @@ func (c *PeerConfig) setDefaults() {
 	c.MaxRoundTimeout = cmp.Or(max(c.MaxRoundTimeout, 0), 5*time.Second)
 	c.Heartbeat = cmp.Or(max(c.Heartbeat, 0), time.Second)
 	c.ShardBytes = cmp.Or(max(c.ShardBytes, 0), wire.DefaultShardBytes)
+	if c.Codec == nil {
+		c.Codec = wire.Float32
+	}
 	if c.Neighbors.MessageBytes == 0 {
-		c.Neighbors.MessageBytes = wire.VectorBytes(wire.Float32, len(c.Learning.Init), c.ShardBytes)
+		c.Neighbors.MessageBytes = wire.VectorBytes(c.Codec, len(c.Learning.Init), c.ShardBytes)
 	}
 	c.Learning.DataWeight = cmp.Or(c.Learning.DataWeight, 1)
 	c.Learning.Aggregate = cmp.Or(c.Learning.Aggregate, training.DefaultAggregator)
@@ -132,6 +138,9 @@ func (c *PeerConfig) check() error {
 	}
 	if err := c.Neighbors.Validate(); err != nil {
 		return fmt.Errorf("gossip: PeerConfig.Neighbors: %w", err)
+	}
+	if reg, ok := wire.CodecFor(c.Codec.Encoding()); !ok || reg.Name() != c.Codec.Name() {
+		return fmt.Errorf("gossip: PeerConfig.Codec: %s (encoding %d) is not registered (wire.RegisterCodec)", c.Codec.Name(), c.Codec.Encoding())
 	}
 	if _, err := training.ParseAggregator(c.Learning.Aggregate); err != nil {
 		return fmt.Errorf("gossip: PeerConfig.Learning: %w", err)

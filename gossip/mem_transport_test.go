@@ -2,10 +2,14 @@ package gossip_test
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,6 +21,7 @@ import (
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
+	"github.com/gradmesh/gradmesh/wire"
 )
 
 // memMesh is n peers of one run on a MemNetwork, each with its shard of
@@ -29,6 +34,12 @@ type memMesh struct {
 }
 
 func newMemMesh(t *testing.T, n, rounds int) *memMesh {
+	return newMemMeshWith(t, n, rounds, nil)
+}
+
+// newMemMeshWith is newMemMesh with every peer encoding its vectors with
+// codec (nil: the default).
+func newMemMeshWith(t *testing.T, n, rounds int, codec wire.Codec) *memMesh {
 	t.Helper()
 	recipe := training.DefaultRecipe()
 	recipe.Model = "mlp:16"
@@ -66,7 +77,7 @@ func newMemMesh(t *testing.T, n, rounds int) *memMesh {
 				return steps.Gradient(model, params, grad, &batch)
 			},
 			Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, prepared.Test) },
-			Neighbors: topology.SelectConfig{Policy: topology.PolicyRandom, Degree: 2}, MinPeers: n - 1,
+			Neighbors: topology.SelectConfig{Policy: topology.PolicyRandom, Degree: 2}, MinPeers: n - 1, Codec: codec,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		if err != nil {
@@ -167,4 +178,58 @@ func mustDecode(t *testing.T, s string) peer.ID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// bigEndian32 is a codec that exists only in this test: float32 values,
+// big-endian, lossless. It counts the values it encodes.
+type bigEndian32 struct{ encoded *atomic.Int64 }
+
+func (bigEndian32) Encoding() wire.Encoding { return 0xf3 }
+func (bigEndian32) Name() string            { return "float32-be" }
+func (bigEndian32) EncodedSize(n int) int   { return 4 * n }
+func (bigEndian32) ValueCount(size int) (int, error) {
+	if size%4 != 0 {
+		return 0, fmt.Errorf("%d bytes is not whole values", size)
+	}
+	return size / 4, nil
+}
+func (c bigEndian32) Append(dst []byte, values []float32) []byte {
+	c.encoded.Add(int64(len(values)))
+	for _, v := range values {
+		dst = binary.BigEndian.AppendUint32(dst, math.Float32bits(v))
+	}
+	return dst
+}
+func (bigEndian32) Decode(dst []float32, payload []byte) error {
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.BigEndian.Uint32(payload[4*i:]))
+	}
+	return nil
+}
+
+// TestPeersTrainWithARegisteredCodec: a codec added in one file and
+// registered carries live peers' vectors; being lossless, it trains the
+// mesh to the very accuracy the default codec does.
+func TestPeersTrainWithARegisteredCodec(t *testing.T) {
+	codec := bigEndian32{encoded: new(atomic.Int64)}
+	if _, ok := wire.CodecFor(codec.Encoding()); !ok { // -count > 1 runs this again
+		if err := wire.RegisterCodec(codec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	registered, _ := wire.CodecFor(codec.Encoding())
+	var accuracy [2][]float64
+	for k, c := range []wire.Codec{nil, registered} {
+		synctest.Test(t, func(t *testing.T) {
+			for _, s := range newMemMeshWith(t, 4, 100, c).run(t) {
+				accuracy[k] = append(accuracy[k], s.FinalTestAccuracy)
+			}
+		})
+	}
+	if n := registered.(bigEndian32).encoded.Load(); n == 0 {
+		t.Fatal("the registered codec encoded nothing")
+	}
+	if !slices.Equal(accuracy[0], accuracy[1]) || accuracy[1][0] < 0.9 {
+		t.Errorf("final accuracy with the default codec %v, with the registered one %v; want the same, ≥ 0.9", accuracy[0], accuracy[1])
+	}
 }

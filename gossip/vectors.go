@@ -97,8 +97,8 @@ func (p *Peer) publish(ctx context.Context, round int, params []float32, near, l
 		return
 	}
 	tmpl := wire.Shard{RunID: p.run, Model: p.model, Round: uint64(round), Degree: uint16(min(len(p.neighbors.links), 65535)),
-		DataWeight: float32(p.cfg.Learning.DataWeight), Encoding: wire.EncodingFloat32}
-	for _, s := range wire.Split(tmpl, params, wire.ShardValues(wire.Float32, p.cfg.ShardBytes)) {
+		DataWeight: float32(p.cfg.Learning.DataWeight), Encoding: p.cfg.Codec.Encoding()}
+	for _, s := range wire.Split(tmpl, params, wire.ShardValues(p.cfg.Codec, p.cfg.ShardBytes)) {
 		buf, err := wire.AppendShard(nil, &s) // a transport may keep the slice: no reuse
 		if err != nil {
 			p.log.Error("cannot encode a shard", "err", err)
