@@ -143,7 +143,7 @@ func TestRecipeCheckNamesTheFlag(t *testing.T) {
 		{func(r *Recipe) { r.Mix = "x" }, `--mix "x": want atc`},
 		{func(r *Recipe) { r.Batch = 0 }, "--batch 0: "},
 		{func(r *Recipe) { r.Warmup = -1 }, "--warmup -1: "},
-		{func(r *Recipe) { r.Model = "cnn" }, `unknown model "cnn" (want softmax or mlp:H1[,H2...]`},
+		{func(r *Recipe) { r.Model = "cnn" }, `unknown model "cnn" (want softmax`},
 		{func(r *Recipe) { r.LR = 0 }, "learning rate 0"},
 		{func(r *Recipe) { r.Schedule = "linear" }, `schedule "linear"`},
 		{func(r *Recipe) { r.Optimizer = "rmsprop" }, `optimizer "rmsprop"`},

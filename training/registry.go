@@ -32,12 +32,13 @@ var modelRegistry struct {
 // error messages. Adding a model takes one file, with its type and builder,
 // and one RegisterModel call, made from that file's init.
 //
-// RegisterModel panics when name is empty, holds a colon or is taken, or
-// build is nil: those are mistakes in the program, not in its input, and
-// an init that makes them fails the first time the program starts.
+// RegisterModel panics when name is empty, holds a colon or is taken, usage
+// is empty or build is nil: those are mistakes in the program, not in its
+// input, and an init that makes them fails the first time the program
+// starts.
 func RegisterModel(name, usage string, build ModelBuilder) {
-	if name == "" || strings.Contains(name, ":") || build == nil {
-		panic(fmt.Sprintf("training: RegisterModel(%q, %q): want a name without a colon and a builder", name, usage))
+	if name == "" || strings.Contains(name, ":") || usage == "" || build == nil {
+		panic(fmt.Sprintf("training: RegisterModel(%q, %q): want a name without a colon, a usage and a builder", name, usage))
 	}
 	modelRegistry.mu.Lock()
 	defer modelRegistry.mu.Unlock()

@@ -92,14 +92,16 @@ func TestRegisterModel(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		build ModelBuilder
-	}{{"registry-test", build}, {"", build}, {"a:b", build}, {"no-builder", nil}} {
+		usage string
+	}{{"registry-test", build, "registry-test"}, {"", build, "x"}, {"a:b", build, "a:b"}, {"no-builder", nil, "no-builder"},
+		{"no-usage", build, ""}} {
 		func() {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("RegisterModel(%q) did not panic", c.name)
+					t.Errorf("RegisterModel(%q, %q) did not panic", c.name, c.usage)
 				}
 			}()
-			RegisterModel(c.name, c.name, c.build)
+			RegisterModel(c.name, c.usage, c.build)
 		}()
 	}
 }
