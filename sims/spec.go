@@ -34,6 +34,8 @@ type Spec struct {
 	// virtual clock (1: real speed), so minutes of movement fit in a short run.
 	MobilitySpeedup float64 `json:"mobility_speedup,omitempty"`
 	Algo            string  `json:"algo"`
+	// Aggregate is the rule every peer mixes with (training.ParseAggregator).
+	Aggregate string `json:"aggregate"`
 	// Recipe's fields stand in the JSON beside the others, as flags do.
 	training.Recipe
 	Weighting     string  `json:"weighting"` // samples|uniform
@@ -56,7 +58,7 @@ type Spec struct {
 // embedded digits data (training.DefaultRecipe), finishing in seconds.
 func DefaultSpec() Spec {
 	return Spec{
-		Peers: 16, Topology: "auto", Algo: "dpsgd",
+		Peers: 16, Topology: "auto", Algo: "dpsgd", Aggregate: training.DefaultAggregator,
 		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
 		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Recipe: training.DefaultRecipe(),
 		Weighting: string(WeightBySamples), Epochs: 40, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10, RoundTimeoutMS: 5000,
@@ -84,7 +86,7 @@ func (s Spec) Prepare() (*Experiment, error) {
 	}
 	e := &Experiment{Algo: s.Algo, Model: recipe.Model, Init: recipe.Init, Test: test, Optimizer: s.OptimizerConfig(),
 		Order: s.MixOrder(), Batch: s.Batch, PeerFLOPS: s.PeerGFLOPS * 1e9,
-		Target: s.TargetAccuracy, Seed: s.Seed, Weighting: Weighting(s.Weighting)}
+		Target: s.TargetAccuracy, Seed: s.Seed, Weighting: Weighting(s.Weighting), Aggregate: s.Aggregate}
 
 	if s.RoundTimeoutMS > 0 {
 		e.Pacing = &training.PacerConfig{MaxRoundTimeout: time.Duration(s.RoundTimeoutMS * float64(time.Millisecond))}
@@ -173,6 +175,9 @@ func (s Spec) Check() error {
 		return fmt.Errorf("--mobility-speedup %g: want a factor in (0, 1e6]", s.MobilitySpeedup)
 	case s.MobilitySeconds > 0 && s.Topology != "edge":
 		return fmt.Errorf("--mobility needs --topology edge: only generated devices move")
+	}
+	if _, err := training.ParseAggregator(s.Aggregate); err != nil {
+		return fmt.Errorf("--aggregate: %w", err)
 	}
 	return s.Recipe.Check()
 }

@@ -123,19 +123,26 @@ func RegisterAggregator(name, usage string, build func(arg string) (Aggregator, 
 	return nil
 }
 
+// AggregatorUsages lists the registered rules' spec forms, sorted.
+func AggregatorUsages() []string {
+	aggregators.RLock()
+	defer aggregators.RUnlock()
+	var usages []string
+	for _, e := range aggregators.byName {
+		usages = append(usages, e.usage)
+	}
+	slices.Sort(usages)
+	return usages
+}
+
 // ParseAggregator builds a node's rule from a spec such as "mean".
 func ParseAggregator(spec string) (Aggregator, error) {
 	name, arg, _ := strings.Cut(spec, ":")
 	aggregators.RLock()
 	entry, ok := aggregators.byName[name]
-	var usages []string
-	for _, e := range aggregators.byName {
-		usages = append(usages, e.usage)
-	}
 	aggregators.RUnlock()
 	if !ok {
-		slices.Sort(usages)
-		return nil, fmt.Errorf("training: unknown aggregator %q (want %s)", spec, strings.Join(usages, ", "))
+		return nil, fmt.Errorf("training: unknown aggregator %q (want %s)", spec, strings.Join(AggregatorUsages(), ", "))
 	}
 	a, err := entry.build(arg)
 	if err != nil {

@@ -26,3 +26,9 @@ func addTrainingFlags(fs *flag.FlagSet, r *training.Recipe) {
 	fs.Uint64Var(&r.Seed, "seed", r.Seed, "seed for data split, partition, initial model and batches (the same on every peer of a run)")
 	fs.Float64Var(&r.TestFraction, "test-fraction", r.TestFraction, "held-out fraction for data sets without a test split (digits, csv)")
 }
+
+// addAggregateFlag registers --aggregate: the rule a peer mixes its
+// neighbors' vectors with. Unlike the recipe, peers of a run may differ in it.
+func addAggregateFlag(fs *flag.FlagSet, spec *string) {
+	fs.StringVar(spec, "aggregate", *spec, "how a peer combines its neighbors' vectors with its own: "+strings.Join(training.AggregatorUsages(), "|"))
+}

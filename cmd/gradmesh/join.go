@@ -35,6 +35,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 type joinFlags struct {
 	learn                               training.Recipe // what the run trains: the flags shared with sim
+	aggregate                           string
 	key, run, shard, statusAddr, out    string
 	allowFile                           string
 	listen, bootstrap                   stringList
@@ -48,10 +49,11 @@ type joinFlags struct {
 }
 
 func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f := joinFlags{learn: training.DefaultRecipe()}
+	f := joinFlags{learn: training.DefaultRecipe(), aggregate: training.DefaultAggregator}
 	fs := flag.NewFlagSet("join", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addTrainingFlags(fs, &f.learn)
+	addAggregateFlag(fs, &f.aggregate)
 	fs.StringVar(&f.key, "key", "gradmesh.key", "peer identity file (created with mode 0600 if missing)")
 	fs.Var(&f.listen, "listen", "multiaddr to listen on (repeatable; default TCP and QUIC on all interfaces, random ports)")
 	fs.Var(&f.bootstrap, "bootstrap", "multiaddr of any mesh peer, with /p2p/ID (repeatable)")
@@ -108,6 +110,9 @@ func prepareJoin(f joinFlags) (*joinSetup, error) {
 	}
 	if f.minPeers < 1 {
 		return nil, fmt.Errorf("--min-peers %d: want ≥ 1", f.minPeers)
+	}
+	if _, err := training.ParseAggregator(f.aggregate); err != nil {
+		return nil, fmt.Errorf("--aggregate: %w", err)
 	}
 	shard, shards := 0, 1
 	if f.shard != "" {
@@ -248,7 +253,7 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 		Transport: gossip.NewPubSubTransport(h.Host, ps, scorer, protect),
 		RTT:       h.RTT, Run: f.run, ModelSpec: s.recipe.Model.Spec(),
 		Learning: gossip.Learning{Init: s.recipe.Init, Optimizer: f.learn.OptimizerConfig(), Schedule: s.schedule,
-			Rounds: f.rounds, DataWeight: s.weight, Order: f.learn.MixOrder()},
+			Rounds: f.rounds, DataWeight: s.weight, Order: f.learn.MixOrder(), Aggregate: f.aggregate},
 		Gradient:  func(params, grad []float32) float64 { return steps.Gradient(dev, params, grad, &batch) },
 		Evaluate:  func(params []float32) training.Evaluation { return training.Evaluate(evalModel, params, s.recipe.Test) },
 		EvalEvery: f.evalEvery, Batch: f.learn.Batch, Neighbors: s.neighbors, MinPeers: f.minPeers, MaxRoundTimeout: f.roundTimeout,

@@ -41,6 +41,7 @@ func TestJoinRejectsBadNeighborFlags(t *testing.T) {
 		{[]string{"--long-links", "0"}, "--long-links 0"},
 		{[]string{"--long-links", "4"}, "Long=4 must be below Degree=4"},
 		{[]string{"--long-period", "0"}, "--long-period 0"},
+		{[]string{"--aggregate", "trimmed:0.1"}, `unknown aggregator "trimmed:0.1" (want mean)`},
 	} {
 		code, _, errOut := gradmesh(t, append([]string{"join"}, c.args...)...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
@@ -76,7 +77,7 @@ func TestJoinRejectsBadRecipeFlags(t *testing.T) {
 func TestPrepareJoinTakesItsShard(t *testing.T) {
 	f := joinFlags{learn: training.DefaultRecipe(), rounds: 10, neighbors: string(topology.PolicyLatencyLong),
 		degree: topology.DefaultSelectDegree, longLinks: topology.DefaultSelectLong, longPeriod: topology.DefaultLongPeriod,
-		minPeers: 1, shard: "2/6", device: deviceFlags{mode: "cpu", index: gpu.AnyGPU, idleUtil: 10}}
+		minPeers: 1, shard: "2/6", aggregate: training.DefaultAggregator, device: deviceFlags{mode: "cpu", index: gpu.AnyGPU, idleUtil: 10}}
 	f.learn.Partition = "dirichlet:1"
 	s, err := prepareJoin(f)
 	if err != nil {

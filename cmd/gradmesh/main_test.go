@@ -63,6 +63,8 @@ func TestBadInputExitsWithAClearMessage(t *testing.T) {
 		{[]string{"sim", "--topology", "star"}, 2, "star"},
 		{[]string{"sim", "--peers", "ten"}, 2, "invalid value \"ten\""},
 		{[]string{"sim", "--frobnicate"}, 2, "frobnicate"},
+		{[]string{"sim", "--aggregate", "median"}, 2, `unknown aggregator "median" (want mean)`},
+		{[]string{"sim", "--round-timeout", "-1s"}, 2, "--round-timeout -1000ms"},
 		{[]string{"sim", "extra"}, 2, "unexpected argument"},
 		{[]string{"sim", "--dataset", "csv:/no/such/file.csv"}, 2, "/no/such/file.csv"},
 		{[]string{"sim", "--dataset", "mnist", "--data-dir", "/no/such/dir"}, 2, "/no/such/dir"},

@@ -17,6 +17,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	fs.IntVar(&s.Peers, "peers", s.Peers, "number of simulated peers")
 	addTrainingFlags(fs, &s.Recipe)
+	addAggregateFlag(fs, &s.Aggregate)
 	fs.StringVar(&s.Topology, "topology", s.Topology, "overlay: auto (chosen by --neighbors from --latency-matrix, else exponential)|edge (generated edge/6G network, overlay by --neighbors)|ring|torus|complete|exponential|regular:K|erdos-renyi:P|geometric:R")
 	fs.StringVar(&s.Neighbors, "neighbors", s.Neighbors, "neighbor policy when the overlay is chosen from latencies: random|latency|latency+long")
 	fs.IntVar(&s.Degree, "degree", s.Degree, "links each peer proposes under --neighbors (near + long)")
