@@ -29,19 +29,7 @@ func TestSimulatorChargesTheBytesLivePeersSend(t *testing.T) {
 	const peers, rounds = 8, 60
 	f := newMeshFixture(t, "mlp:256", peers, rounds, 3)
 	f.neighbors.Policy = topology.PolicyRandom
-	live := make([]*livePeer, peers)
-	for i := range peers {
-		live[i] = f.start(i)
-	}
-	for _, lp := range live {
-		<-lp.done
-	}
-	defer func() {
-		for _, lp := range live {
-			lp.host.Close()
-		}
-	}()
-	waitBandwidthSweep(t) // the meters publish totals only on their next sweep
+	live := f.runToEnd(peers)
 
 	index := map[string]int{}
 	for i, lp := range live {

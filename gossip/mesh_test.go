@@ -206,6 +206,25 @@ func (f *meshFixture) startAll(n int) []*livePeer {
 	return live
 }
 
+// runToEnd starts peers 0..n-1 and returns once all have finished; their
+// hosts stay up, with their bandwidth meters, until the test ends.
+func (f *meshFixture) runToEnd(n int) []*livePeer {
+	live := make([]*livePeer, n)
+	for i := range n {
+		live[i] = f.start(i)
+	}
+	for _, lp := range live {
+		<-lp.done
+	}
+	f.t.Cleanup(func() {
+		for _, lp := range live {
+			lp.host.Close()
+		}
+	})
+	waitBandwidthSweep(f.t) // the meters publish totals only on their next sweep
+	return live
+}
+
 func (lp *livePeer) kill() {
 	lp.cancel()
 	<-lp.done
@@ -313,27 +332,8 @@ func TestInboundBytesFollowNeighborsNotMeshSize(t *testing.T) {
 	f := newMeshFixture(t, "mlp:256", peers, rounds, degree)
 	f.neighbors.AsyncRTT = -1
 	period := f.neighbors.WithDefaults().LongPeriod
-	live := make([]*livePeer, peers)
-	for i := range peers {
-		live[i] = f.start(i)
-	}
-	for _, lp := range live {
-		<-lp.done
-	}
-	defer func() {
-		for _, lp := range live {
-			lp.host.Close()
-		}
-	}()
-	waitBandwidthSweep(t) // the meters publish totals only on their next sweep
-	payload := 0
-	for _, s := range wire.Split(wire.Shard{Encoding: wire.EncodingFloat32}, f.init, wire.ShardValues(wire.Float32, 256<<10)) {
-		b, err := wire.AppendShard(nil, &s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload += len(b)
-	}
+	live := f.runToEnd(peers)
+	payload := wire.VectorBytes(wire.Float32, len(f.init), wire.DefaultShardBytes)
 	withLong := 0
 	for i, lp := range live {
 		if lp.err != nil {

@@ -50,37 +50,36 @@ func (p *Peer) settle(ctx context.Context, backlog *[]Inbound) error {
 	defer beat.Stop()
 	p.plan(ctx)
 	p.announce(ctx)
-	stable := 0
-	for plans := 1; stable < 2 && plans < settlePlans; {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case in := <-p.net.Inbound():
-			p.hold(in, backlog)
-		case m := <-p.neighbors.measured:
-			p.noteMeasured(m)
-		case <-beat.C:
-			before := p.neighbors.links
-			p.plan(ctx)
-			p.announce(ctx)
-			plans++
-			if len(p.neighbors.links) > 0 && slices.Equal(before, p.neighbors.links) {
-				stable++
-			} else {
-				stable = 0
-			}
+	plans, stable := 1, 0
+	replan := func() {
+		before := p.neighbors.links
+		p.plan(ctx)
+		p.announce(ctx)
+		plans++
+		if len(p.neighbors.links) > 0 && slices.Equal(before, p.neighbors.links) {
+			stable++
+		} else {
+			stable = 0
 		}
 	}
+	err := p.recordUntil(ctx, backlog, beat.C, replan, func() bool { return stable >= 2 || plans >= settlePlans })
 	p.log.Info("neighbors agreed", "neighbors", len(p.neighbors.links), "stable", stable >= 2)
-	return nil
+	return err
 }
 
-// await records what arrives and checks ready every 50 ms until it
-// reports true or ctx ends.
+// await records what arrives until ready reports true (asked after each
+// arrival and every 50 ms) or ctx ends.
 func (p *Peer) await(ctx context.Context, backlog *[]Inbound, ready func() bool) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	for !ready() {
+	return p.recordUntil(ctx, backlog, t.C, func() {}, ready)
+}
+
+// recordUntil records what arrives before training starts (see hold),
+// calls tick at every tick, and returns once done reports true, asked
+// before the first event and after each, or when ctx ends.
+func (p *Peer) recordUntil(ctx context.Context, backlog *[]Inbound, ticks <-chan time.Time, tick func(), done func() bool) error {
+	for !done() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -88,7 +87,8 @@ func (p *Peer) await(ctx context.Context, backlog *[]Inbound, ready func() bool)
 			p.hold(in, backlog)
 		case m := <-p.neighbors.measured:
 			p.noteMeasured(m)
-		case <-t.C:
+		case <-ticks:
+			tick()
 		}
 	}
 	return nil

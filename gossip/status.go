@@ -15,37 +15,54 @@ import (
 	"github.com/gradmesh/gradmesh/wire"
 )
 
-// Status is a snapshot of a peer, served as JSON on /status.
+// Status is a snapshot of a peer, served as JSON on /status. The fields of
+// its parts stand in the JSON beside its own.
 type Status struct {
-	PeerID        string           `json:"peer_id"`
-	Addrs         []string         `json:"addrs"`
-	Run           string           `json:"run"`
-	Round         int              `json:"round"`
-	JoinedAt      int              `json:"joined_at_round"` // round the peer started at (> 0 after catching up)
-	Rounds        int              `json:"rounds"`
-	Loss          float64          `json:"loss"` // training minibatch loss, smoothed
-	TestAccuracy  *float64         `json:"test_accuracy"`
-	TestLoss      *float64         `json:"test_loss"`
-	EvaluatedAt   int              `json:"evaluated_at_round"`
-	Policy        string           `json:"policy"`    // neighbor selection: random, latency or latency+long
-	Neighbors     []NeighborStatus `json:"neighbors"` // active links: both ends accept them
-	Proposals     []ProposalStatus `json:"proposals"` // links this peer announces it wants
-	RTT           []RTTStatus      `json:"rtt"`       // every member measured, neighbors or not
-	Coordinate    CoordStatus      `json:"coordinate"`
-	Members       int              `json:"members"`
-	BytesIn       int64            `json:"bytes_in"`  // parameter and control payload received
-	BytesOut      int64            `json:"bytes_out"` // payload published × subscribers it went to
-	Rejected      int64            `json:"rejected_messages"`
-	Deadlines     int64            `json:"rounds_ended_by_deadline"`
-	Changes       int64            `json:"neighbor_changes"`
-	SamplesPerSec float64          `json:"samples_per_sec"`
-	// UplinkMbps is the uplink rate this peer states (0: none), and
-	// MaxLinks how many links it allows this peer (0: no cap of its own).
-	UplinkMbps float64    `json:"uplink_mbps"`
-	MaxLinks   int        `json:"max_links"`
-	GPU        *GPUStatus `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs"`
+	Run    string   `json:"run"`
+	TrainingStatus
+	NeighborhoodStatus
+	TrafficStatus
+	GPU *GPUStatus `json:"gpu,omitempty"` // nil when the shell passed no GPUStatus
 	// Capabilities are what each member heard from announced it brings.
 	Capabilities []CapabilityStatus `json:"capabilities"`
+}
+
+// TrainingStatus is where the peer is in training.
+type TrainingStatus struct {
+	Round         int      `json:"round"`
+	JoinedAt      int      `json:"joined_at_round"` // round the peer started at (> 0 after catching up)
+	Rounds        int      `json:"rounds"`
+	Loss          float64  `json:"loss"` // training minibatch loss, smoothed
+	TestAccuracy  *float64 `json:"test_accuracy"`
+	TestLoss      *float64 `json:"test_loss"`
+	EvaluatedAt   int      `json:"evaluated_at_round"`
+	SamplesPerSec float64  `json:"samples_per_sec"`
+}
+
+// NeighborhoodStatus is whom the peer mixes with and what it knows of the
+// network.
+type NeighborhoodStatus struct {
+	Policy     string           `json:"policy"`    // neighbor selection: random, latency or latency+long
+	Neighbors  []NeighborStatus `json:"neighbors"` // active links: both ends accept them
+	Proposals  []ProposalStatus `json:"proposals"` // links this peer announces it wants
+	RTT        []RTTStatus      `json:"rtt"`       // every member measured, neighbors or not
+	Coordinate CoordStatus      `json:"coordinate"`
+	Members    int              `json:"members"`
+	// UplinkMbps is the uplink rate this peer states (0: none), and
+	// MaxLinks how many links it allows this peer (0: no cap of its own).
+	UplinkMbps float64 `json:"uplink_mbps"`
+	MaxLinks   int     `json:"max_links"`
+}
+
+// TrafficStatus counts what the peer sent, received and gave up on.
+type TrafficStatus struct {
+	BytesIn   int64 `json:"bytes_in"`  // parameter and control payload received
+	BytesOut  int64 `json:"bytes_out"` // payload published × subscribers it went to
+	Rejected  int64 `json:"rejected_messages"`
+	Deadlines int64 `json:"rounds_ended_by_deadline"`
+	Changes   int64 `json:"neighbor_changes"`
 }
 
 // NeighborStatus describes one active link.
@@ -218,11 +235,12 @@ func (p *Peer) Status() Status {
 	s := &p.stats
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Learning.Rounds, Loss: s.loss,
-		EvaluatedAt: s.evalRound, Policy: s.policy, Members: members, BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected,
-		Deadlines: s.deadlines, Changes: s.changes, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch),
-		UplinkMbps: float64(wire.UplinkKbps(p.cfg.UplinkBitsPerSec)) / 1000, MaxLinks: s.maxLinks}
-	st.GPU = gpu
+	st := Status{PeerID: p.self.String(), Run: p.cfg.Run, GPU: gpu,
+		TrainingStatus: TrainingStatus{Round: s.round, JoinedAt: s.joinedAt, Rounds: p.cfg.Learning.Rounds, Loss: s.loss,
+			EvaluatedAt: s.evalRound, SamplesPerSec: s.samplesPerSecWith(p.cfg.Batch)},
+		NeighborhoodStatus: NeighborhoodStatus{Policy: s.policy, Members: members,
+			UplinkMbps: float64(wire.UplinkKbps(p.cfg.UplinkBitsPerSec)) / 1000, MaxLinks: s.maxLinks},
+		TrafficStatus: TrafficStatus{BytesIn: s.in, BytesOut: s.out, Rejected: s.rejected, Deadlines: s.deadlines, Changes: s.changes}}
 	st.Capabilities = p.caps.list(s.links)
 	st.Addrs = p.net.Addrs()
 	if s.eval != nil {

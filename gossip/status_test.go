@@ -9,11 +9,13 @@ import (
 
 func TestStatusWritesPrometheusText(t *testing.T) {
 	acc := 0.93
-	st := Status{Round: 12, Loss: 0.25, TestAccuracy: &acc, Members: 5, BytesIn: 1000, BytesOut: 2000, Rejected: 3,
-		Neighbors: []NeighborStatus{{PeerID: "12D3KooWA", RTTms: 1.5}, {PeerID: "12D3KooWB", RTTms: 80, Long: true}},
-		RTT: []RTTStatus{{PeerID: "12D3KooWA", RTTms: 1.5, LastRTTms: 2, Source: "quic", Samples: 7, EstRTTms: 3},
-			{PeerID: "12D3KooWC", RTTms: 250, LastRTTms: 240, Source: "ping", Samples: 1}},
-		Coordinate: CoordStatus{Error: 0.25}}
+	st := Status{TrainingStatus: TrainingStatus{Round: 12, Loss: 0.25, TestAccuracy: &acc},
+		TrafficStatus: TrafficStatus{BytesIn: 1000, BytesOut: 2000, Rejected: 3},
+		NeighborhoodStatus: NeighborhoodStatus{Members: 5,
+			Neighbors: []NeighborStatus{{PeerID: "12D3KooWA", RTTms: 1.5}, {PeerID: "12D3KooWB", RTTms: 80, Long: true}},
+			RTT: []RTTStatus{{PeerID: "12D3KooWA", RTTms: 1.5, LastRTTms: 2, Source: "quic", Samples: 7, EstRTTms: 3},
+				{PeerID: "12D3KooWC", RTTms: 250, LastRTTms: 240, Source: "ping", Samples: 1}},
+			Coordinate: CoordStatus{Error: 0.25}}}
 	var b bytes.Buffer
 	st.WritePrometheus(&b)
 	text := b.String()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/topology"
 )
 
@@ -24,20 +25,13 @@ type Links map[Edge]bool
 func (o *Outcome) LiveOverlay(k int) (links Links, oneSided []Edge, err error) {
 	seen := map[Edge]int{}
 	links = Links{}
-	for i, tr := range o.Traces {
-		st, ok := tr.StatusAt(k)
-		if !ok {
-			return nil, nil, fmt.Errorf("peer %d has no status at round %d", i, k)
-		}
-		for _, nb := range st.Neighbors {
-			j := o.Index(nb.PeerID)
-			if j < 0 {
-				return nil, nil, fmt.Errorf("peer %d lists neighbor %s, which is no peer of the run", i, nb.PeerID)
-			}
-			e := NewEdge(i, j)
-			seen[e]++
-			links[e] = links[e] || nb.Long
-		}
+	err = o.eachLink(k, func(i, j int, nb gossip.NeighborStatus) {
+		e := NewEdge(i, j)
+		seen[e]++
+		links[e] = links[e] || nb.Long
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	for e, n := range seen {
 		if n != 2 {

@@ -95,19 +95,49 @@ type AtRound map[int]func()
 // finished its rounds. Call it inside the synctest bubble that made w.
 func RunMesh(t *testing.T, w *World, data *Data, events AtRound) *Outcome {
 	t.Helper()
-	n := len(w.Hosts)
-	run := data.Settings
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // stops gossipsub before the world closes
+	out := &Outcome{Data: data, Traces: make([]*Trace, len(w.Hosts)), Begun: time.Now()}
+	peers := newPeers(ctx, t, w, out, events)
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		tr := out.Traces[i]
+		wg.Go(func() {
+			tr.Sum, tr.Err = p.Run(ctx)
+			tr.Ended = time.Now()
+		})
+	}
+	stopSampling := sampleLinks(peers, out, data.Settings.SampleEvery)
+	if err := w.ConnectAll(ctx); err != nil {
+		t.Error(err)
+		cancel()
+	}
+	wg.Wait()
+	stopSampling()
+	for i, tr := range out.Traces {
+		if tr.Err != nil && !errors.Is(tr.Err, context.Canceled) {
+			t.Errorf("peer %d: %v", i, tr.Err)
+		}
+		if r0, ok := tr.Started[0]; ok && (out.Start.IsZero() || r0.Before(out.Start)) {
+			out.Start = r0
+		}
+	}
+	return out
+}
+
+// newPeers makes one peer per host of w, each tracing its rounds into out
+// and firing the events of the rounds it begins.
+func newPeers(ctx context.Context, t *testing.T, w *World, out *Outcome, events AtRound) []*gossip.Peer {
+	t.Helper()
+	data, run, n := out.Data, out.Data.Settings, len(w.Hosts)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("GRADMESH_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	stepTime := run.ComputeTime
-	if stepTime <= 0 && run.PeerFLOPS > 0 {
-		stepTime = time.Duration(data.Model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS * float64(time.Second))
+	computeTime := run.ComputeTime
+	if computeTime <= 0 && run.PeerFLOPS > 0 {
+		computeTime = time.Duration(data.Model.TrainFLOPs() * float64(run.Batch) / run.PeerFLOPS * float64(time.Second))
 	}
-	out := &Outcome{Data: data, Traces: make([]*Trace, n), Begun: time.Now()}
 	var fired sync.Map // round -> *sync.Once
 	fire := func(round int) {
 		if f, ok := events[round]; ok {
@@ -126,23 +156,22 @@ func RunMesh(t *testing.T, w *World, data *Data, events AtRound) *Outcome {
 		}
 		steps := training.NewStepper(data.Shards[i], run.Batch, training.PeerBatchRand(run.Seed, i))
 		var batch training.Minibatch
-		stepModel, evalModel := data.Model.Clone(), data.Model.Clone()
-		self := i
+		model, evalModel := data.Model.Clone(), data.Model.Clone()
 		peers[i], err = gossip.NewPeer(gossip.PeerConfig{
 			Transport: gossip.NewPubSubTransport(h, ps, scorer, nil), RTT: (&p2p.Host{Host: h}).RTT,
 			Run: RunName, ModelSpec: data.Model.Spec(),
 			Learning: gossip.Learning{Init: data.Init, Optimizer: data.Recipe.OptimizerConfig(), Schedule: data.Schedule,
 				Rounds: run.Rounds, Order: data.Recipe.MixOrder(), DataWeight: data.Weights[i]},
 			Gradient: func(params, grad []float32) float64 {
-				r := peers[self].Round()
+				r := peers[i].Round()
 				fire(r)
-				tr.noteStep(peers[self], r, run.EvalEvery, params)
-				loss := steps.Gradient(stepModel, params, grad, &batch)
-				if stepTime > 0 {
+				tr.noteStep(peers[i], r, run.EvalEvery, params)
+				loss := steps.Gradient(model, params, grad, &batch)
+				if computeTime > 0 {
 					// The step's price in virtual time (CPU work takes none
 					// under synctest): the bubble's clock moves on only once
 					// every goroutine waits, so this costs no wall time.
-					time.Sleep(stepTime)
+					time.Sleep(computeTime)
 				}
 				return loss
 			},
@@ -154,50 +183,34 @@ func RunMesh(t *testing.T, w *World, data *Data, events AtRound) *Outcome {
 			t.Fatalf("peer %d: %v", i, err)
 		}
 	}
-	var wg sync.WaitGroup
-	for i, p := range peers {
-		tr := out.Traces[i]
-		wg.Go(func() {
-			tr.Sum, tr.Err = p.Run(ctx)
-			tr.Ended = time.Now()
-		})
+	return peers
+}
+
+// sampleLinks records every peer's active links and proposals into its
+// trace every period of virtual time (never, for period 0) until the
+// returned stop is called.
+func sampleLinks(peers []*gossip.Peer, out *Outcome, period time.Duration) (stop func()) {
+	if period <= 0 {
+		return func() {}
 	}
-	stopSampling := make(chan struct{})
-	var sampler sync.WaitGroup
-	if run.SampleEvery > 0 {
-		sampler.Go(func() {
-			tick := time.NewTicker(run.SampleEvery)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stopSampling:
-					return
-				case now := <-tick.C:
-					for i, p := range peers {
-						tr := out.Traces[i]
-						st := p.Status()
-						tr.Samples = append(tr.Samples, LinkSample{At: now, Links: st.Neighbors, Proposals: st.Proposals})
-					}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				for i, p := range peers {
+					st := p.Status()
+					out.Traces[i].Samples = append(out.Traces[i].Samples, LinkSample{At: now, Links: st.Neighbors, Proposals: st.Proposals})
 				}
 			}
-		})
-	}
-	if err := w.ConnectAll(ctx); err != nil {
-		t.Error(err)
-		cancel()
-	}
-	wg.Wait()
-	close(stopSampling)
-	sampler.Wait()
-	for i, tr := range out.Traces {
-		if tr.Err != nil && !errors.Is(tr.Err, context.Canceled) {
-			t.Errorf("peer %d: %v", i, tr.Err)
 		}
-		if r0, ok := tr.Started[0]; ok && (out.Start.IsZero() || r0.Before(out.Start)) {
-			out.Start = r0
-		}
-	}
-	return out
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // SimulatePlanetLab trains one live peer per node of a seeded PlanetLab

@@ -129,28 +129,37 @@ func (o *Outcome) Index(id string) int {
 	return slices.IndexFunc(o.Traces, func(tr *Trace) bool { return tr.ID == id })
 }
 
-// NeighborRTTs lists, for every peer at round k, each neighbor's RTT as the
-// peer measured it live beside the RTT the matrix gives the pair (the mean
-// of both directions: a round trip crosses each once).
-func (o *Outcome) NeighborRTTs(k int, rtt *topology.LatencyMatrix) (measured, matrix []float64, err error) {
+// eachLink calls f for every active link of every peer when it began
+// round k: the peer's index i, the neighbor's j, and the link as the peer
+// listed it.
+func (o *Outcome) eachLink(k int, f func(i, j int, nb gossip.NeighborStatus)) error {
 	for i, tr := range o.Traces {
 		st, ok := tr.StatusAt(k)
 		if !ok {
-			return nil, nil, fmt.Errorf("peer %d has no status at round %d", i, k)
+			return fmt.Errorf("peer %d has no status at round %d", i, k)
 		}
 		for _, nb := range st.Neighbors {
 			j := o.Index(nb.PeerID)
 			if j < 0 {
-				return nil, nil, fmt.Errorf("peer %d lists neighbor %s, which is no peer of the run", i, nb.PeerID)
+				return fmt.Errorf("peer %d lists neighbor %s, which is no peer of the run", i, nb.PeerID)
 			}
-			if nb.RTTms == 0 {
-				continue // not measured yet
-			}
+			f(i, j, nb)
+		}
+	}
+	return nil
+}
+
+// NeighborRTTs lists, for every peer at round k, each neighbor's RTT as the
+// peer measured it live beside the RTT the matrix gives the pair (the mean
+// of both directions: a round trip crosses each once).
+func (o *Outcome) NeighborRTTs(k int, rtt *topology.LatencyMatrix) (measured, matrix []float64, err error) {
+	err = o.eachLink(k, func(i, j int, nb gossip.NeighborStatus) {
+		if nb.RTTms > 0 { // else not measured yet
 			measured = append(measured, nb.RTTms)
 			matrix = append(matrix, (rtt.At(i, j)+rtt.At(j, i))/2)
 		}
-	}
-	return measured, matrix, nil
+	})
+	return measured, matrix, err
 }
 
 // TimeToTarget is the virtual time of the first point whose mean accuracy
