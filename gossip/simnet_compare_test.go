@@ -18,7 +18,7 @@ import (
 
 // algorithmLevel runs the same experiment in the algorithm-level simulator:
 // same data, shards, seeds, model, schedule, PlanetLab nodes, link rate and
-// step price, uplink and downlink rates, on the overlay links (by host
+// step price, uplink and downlink rates, round deadlines, on the overlay links (by host
 // index; long ones mixed asynchronously every LongPeriod rounds). It fails
 // the test if sims would place the peers on other nodes than nodes.
 func algorithmLevel(t *testing.T, run meshtest.Settings, nodes []int, links meshtest.Links, target float64) *sims.Result {
@@ -28,6 +28,7 @@ func algorithmLevel(t *testing.T, run meshtest.Settings, nodes []int, links mesh
 	spec.Schedule, spec.Optimizer, spec.Momentum, spec.Mix, spec.Partition, spec.Weighting = "cosine", "sgd", 0.9, "atc", "iid", "samples"
 	spec.Seed, spec.LatencyMatrix, spec.EvalEvery, spec.EvalSamples, spec.TestFraction = run.Seed, meshtest.PlanetLabPath, run.EvalEvery, 0, 0.2
 	spec.BandwidthMbps, spec.PeerGFLOPS, spec.TargetAccuracy = float64(run.Link.BitsPerSec)/1e6, run.PeerFLOPS/1e9, target
+	spec.RoundTimeoutMS = 5000 // the live peers' round deadlines (PeerConfig.MaxRoundTimeout's default)
 	e, err := spec.Prepare()
 	if err != nil {
 		t.Fatal(err)

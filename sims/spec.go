@@ -45,9 +45,10 @@ type Spec struct {
 	LatencyMS     float64 `json:"latency_ms"`     // one-way link delay without a matrix
 	BandwidthMbps float64 `json:"bandwidth_mbps"` // each peer's uplink; 0 = unlimited
 	PeerGFLOPS    float64 `json:"peer_gflops"`
-	// RoundTimeoutMS is the live peer's --round-timeout: the longest a
-	// round waits for its neighbors, with the live peer's deadline rules
-	// below it (training.Pacer). 0 lets every round wait for every vector.
+	// RoundTimeoutMS, when set, gives simulated peers the live peer's
+	// round deadlines (training.Pacer) under this --round-timeout, so that
+	// rounds end by deadline as they would live. 0, the default, lets
+	// every round wait for every vector: D-PSGD as written.
 	RoundTimeoutMS float64 `json:"round_timeout_ms"`
 	TargetAccuracy float64 `json:"target_accuracy,omitempty"`
 	EvalEvery      int     `json:"eval_every"`   // 0: about 20 points per run
@@ -61,7 +62,7 @@ func DefaultSpec() Spec {
 		Peers: 16, Topology: "auto", Algo: "dpsgd", Aggregate: training.DefaultAggregator,
 		Neighbors: string(topology.PolicyLatencyLong), Degree: topology.DefaultSelectDegree, LongLinks: topology.DefaultSelectLong,
 		LongPeriod: topology.DefaultLongPeriod, EdgePreset: "urban-6g", MobilitySpeedup: 1, Recipe: training.DefaultRecipe(),
-		Weighting: string(WeightBySamples), Epochs: 40, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10, RoundTimeoutMS: 5000,
+		Weighting: string(WeightBySamples), Epochs: 40, LatencyMS: 10, BandwidthMbps: 100, PeerGFLOPS: 10,
 		EvalSamples: 2000,
 	}
 }

@@ -33,7 +33,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&s.LatencyMatrix, "latency-matrix", s.LatencyMatrix, "RTT matrix file (CSV/TSV, ms, row = sender); one-way delay = RTT/2")
 	latency := fs.Duration("latency", time.Duration(s.LatencyMS*float64(time.Millisecond)), "one-way link delay when there is no latency matrix")
 	fs.Float64Var(&s.BandwidthMbps, "bandwidth", s.BandwidthMbps, "each peer's uplink in Mbit/s (0 = unlimited)")
-	roundTimeout := fs.Duration("round-timeout", time.Duration(s.RoundTimeoutMS*float64(time.Millisecond)), "longest a round waits for its neighbors, under the live peer's deadline rules (0: rounds wait for every vector)")
+	roundTimeout := fs.Duration("round-timeout", time.Duration(s.RoundTimeoutMS*float64(time.Millisecond)), "end rounds by deadline as live peers do, this being the longest a round waits (join's default: 5s); 0: rounds wait for every vector")
 	fs.Float64Var(&s.PeerGFLOPS, "peer-gflops", s.PeerGFLOPS, "each peer's compute speed in GFLOP/s (sets virtual step time)")
 	fs.Float64Var(&s.TargetAccuracy, "target-accuracy", s.TargetAccuracy, "report the virtual time when mean test accuracy first reaches this")
 	fs.IntVar(&s.EvalEvery, "eval-every", s.EvalEvery, "rounds between evaluation points (0 = about 20 points)")
