@@ -32,14 +32,13 @@ func NewPubSub(ctx context.Context, h host.Host, scorer *Scorer) (*pubsub.PubSub
 		pubsub.WithGossipSubParams(params),
 		pubsub.WithFloodPublish(true),
 		// Degree 0 is not enough on its own: gossipsub asks for "D − mesh
-		// size" peers when it joins a topic, and a count of 0 means no limit,
-		// so every new subscription grafted all other subscribers until the
-		// next heartbeat pruned them, and received shards were forwarded
-		// meanwhile (measured: up to 1.3x the bytes of the neighbors' own
-		// copies). The peer filter is consulted only by the mesh machinery
-		// (join, fanout, GRAFT, IHAVE/IWANT), not by subscriptions, message
-		// acceptance or an author's flood publish, so admitting nobody turns
-		// forwarding off and leaves delivery intact.
+		// size" peers when it joins a topic, and a count of 0 means no
+		// limit, so each new subscription would graft every subscriber until
+		// the next heartbeat and forward what it receives meanwhile. The
+		// peer filter is consulted only by the mesh machinery (join, fanout,
+		// GRAFT, IHAVE/IWANT), not by subscriptions, message acceptance or an
+		// author's flood publish, so admitting nobody turns forwarding off
+		// and leaves delivery intact.
 		pubsub.WithPeerFilter(func(peer.ID, string) bool { return false }),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
