@@ -31,7 +31,8 @@ func NewMemNetwork() *MemNetwork {
 
 // Join returns the transport of peer id on the network.
 func (n *MemNetwork) Join(id peer.ID) *MemTransport {
-	t := &MemTransport{net: n, self: id, follows: map[following]bool{}, inbound: make(chan Inbound, inboundQueue)}
+	t := &MemTransport{net: n, self: id, follows: map[following]bool{},
+		heartbeats: make(chan Inbound, heartbeatQueue), shards: make(chan Inbound, shardQueue)}
 	n.mu.Lock()
 	n.peers[id] = t
 	n.mu.Unlock()
@@ -74,9 +75,9 @@ func (n *MemNetwork) reaching(from peer.ID) []*MemTransport {
 
 // MemTransport is one peer's Transport on a MemNetwork.
 type MemTransport struct {
-	net     *MemNetwork
-	self    peer.ID
-	inbound chan Inbound
+	net                *MemNetwork
+	self               peer.ID
+	heartbeats, shards chan Inbound
 	// Guarded by net.mu:
 	session Session
 	open    bool
@@ -114,7 +115,7 @@ func (t *MemTransport) Announce(_ context.Context, heartbeat []byte) error {
 	defer t.net.mu.Unlock()
 	for _, o := range t.net.reaching(t.self) {
 		if hb, err := o.session.Checks.Heartbeat(t.self, heartbeat); err == nil {
-			o.offer(Inbound{From: t.self, Heartbeat: hb, Bytes: len(heartbeat)})
+			offer(o.heartbeats, Inbound{From: t.self, Heartbeat: hb, Bytes: len(heartbeat)})
 		}
 	}
 	return nil
@@ -131,16 +132,16 @@ func (t *MemTransport) Publish(_ context.Context, ch Channel, shard []byte) (int
 		}
 		copies++
 		if s, err := o.session.Checks.Shard(t.self, t.self, ch, shard); err == nil {
-			o.offer(Inbound{From: t.self, Channel: ch, Shard: s, Bytes: len(shard)})
+			offer(o.shards, Inbound{From: t.self, Channel: ch, Shard: s, Bytes: len(shard)})
 		}
 	}
 	return copies, nil
 }
 
-// offer queues a message for the peer, or drops it when the queue is full.
-func (t *MemTransport) offer(in Inbound) {
+// offer queues a message for a peer, or drops it when the queue is full.
+func offer(queue chan<- Inbound, in Inbound) {
 	select {
-	case t.inbound <- in:
+	case queue <- in:
 	default:
 	}
 }
@@ -176,8 +177,11 @@ func (t *MemTransport) Unfollow(id peer.ID, ch Channel) {
 // Release implements Transport; a MemNetwork keeps no connections.
 func (t *MemTransport) Release(peer.ID) {}
 
-// Inbound implements Transport.
-func (t *MemTransport) Inbound() <-chan Inbound { return t.inbound }
+// Heartbeats implements Transport.
+func (t *MemTransport) Heartbeats() <-chan Inbound { return t.heartbeats }
+
+// Shards implements Transport.
+func (t *MemTransport) Shards() <-chan Inbound { return t.shards }
 
 // Addrs implements Transport: none.
 func (t *MemTransport) Addrs() []string { return nil }

@@ -100,8 +100,8 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 	p.node.Start()
 	p.handleReady(ctx)
 	p.announce(ctx)
-	for _, in := range backlog {
-		p.receive(ctx, in)
+	for _, in := range backlog { // counted as they arrived
+		p.receiveShard(in)
 		p.handleReady(ctx)
 	}
 	for !p.node.Done() {
@@ -112,7 +112,9 @@ func (p *Peer) Run(ctx context.Context) (*Summary, error) {
 			if err := p.node.GradientDone(r.round, r.grad, r.loss); err != nil {
 				p.log.Warn("step result refused", "err", err)
 			}
-		case in := <-p.net.Inbound():
+		case in := <-p.net.Heartbeats():
+			p.receive(ctx, in)
+		case in := <-p.net.Shards():
 			p.receive(ctx, in)
 		case <-p.deadline.C:
 			p.expire()

@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -22,9 +23,12 @@ const ModelProtocol = protocol.ID("/gradmesh/model/1.0.0")
 // syncTimeout bounds one model-sync exchange.
 const syncTimeout = 20 * time.Second
 
-// inboundQueue is how many checked messages wait for the peer's event
-// loop; when it is full, readers wait and gossipsub's own queues fill.
-const inboundQueue = 4096
+// Queue lengths of checked messages waiting for the peer's event loop;
+// when one is full its readers wait and gossipsub's own queues fill.
+const (
+	shardQueue     = 4096
+	heartbeatQueue = 256
+)
 
 // PubSubTransport carries a run over libp2p: membership and heartbeats on
 // the run's control topic, a peer's vectors on its own near and long topics
@@ -39,15 +43,17 @@ type PubSubTransport struct {
 	scorer  *Scorer
 	protect func(id peer.ID, keep bool)
 
+	heartbeats, shards chan Inbound
+	wg                 sync.WaitGroup // readers
+	// session is written by Open before the validators, readers and
+	// stream handler that read it exist.
 	session Session
+
+	mu      sync.RWMutex // guards everything below
 	control *pubsub.Topic
 	own     [2]*pubsub.Topic // by Channel
-	inbound chan Inbound
-	ctx     context.Context // ends at Close
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-
-	mu      sync.Mutex // guards follows
+	ctx     context.Context // ends at Close
 	follows map[following]*subscription
 }
 
@@ -67,7 +73,7 @@ type subscription struct {
 // release (false) the connection to a neighbor in the connection manager.
 func NewPubSubTransport(h host.Host, ps *pubsub.PubSub, scorer *Scorer, protect func(id peer.ID, keep bool)) *PubSubTransport {
 	return &PubSubTransport{self: h.ID(), host: h, ps: ps, scorer: scorer, protect: protect, follows: map[following]*subscription{},
-		inbound: make(chan Inbound, inboundQueue)}
+		heartbeats: make(chan Inbound, heartbeatQueue), shards: make(chan Inbound, shardQueue)}
 }
 
 // Self implements Transport.
@@ -75,18 +81,27 @@ func (t *PubSubTransport) Self() peer.ID { return t.self }
 
 // Open implements Transport: it joins the run's control topic and this
 // peer's own topics, and starts answering model requests.
-func (t *PubSubTransport) Open(s Session) error {
+func (t *PubSubTransport) Open(s Session) (err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cancel != nil {
+		return fmt.Errorf("gossip: transport already open")
+	}
 	t.session = s
 	t.ctx, t.cancel = context.WithCancel(context.Background())
-	name := wire.ControlTopic(s.Run)
-	if err := t.ps.RegisterTopicValidator(name, t.validateHeartbeat); err != nil {
+	defer func() {
+		if err != nil { // no reader has started: nothing fails once one has
+			t.stopLocked()
+			t.leaveLocked()
+		}
+	}()
+	if err := t.ps.RegisterTopicValidator(wire.ControlTopic(s.Run), t.validateHeartbeat); err != nil {
 		return fmt.Errorf("control validator: %w", err)
 	}
-	var err error
-	if t.control, err = t.ps.Join(name); err != nil {
+	if t.control, err = t.ps.Join(wire.ControlTopic(s.Run)); err != nil {
 		return fmt.Errorf("joining the control topic: %w", err)
 	}
-	for ch, name := range map[Channel]string{Near: wire.ParamTopic(s.Run, t.Self()), Long: wire.LongTopic(s.Run, t.Self())} {
+	for ch, name := range map[Channel]string{Near: wire.ParamTopic(s.Run, t.self), Long: wire.LongTopic(s.Run, t.self)} {
 		if t.own[ch], err = t.ps.Join(name); err != nil {
 			return fmt.Errorf("joining own %s topic: %w", ch, err)
 		}
@@ -95,9 +110,10 @@ func (t *PubSubTransport) Open(s Session) error {
 	if err != nil {
 		return fmt.Errorf("subscribing to the control topic: %w", err)
 	}
+	ctx := t.ctx
 	t.wg.Go(func() {
 		defer sub.Cancel()
-		t.read(t.ctx, sub, Near, true)
+		t.read(ctx, sub, t.heartbeats, Near)
 	})
 	t.host.SetStreamHandler(ModelProtocol, t.serveModel)
 	return nil
@@ -106,6 +122,8 @@ func (t *PubSubTransport) Open(s Session) error {
 // Members implements Transport: the peers gossipsub lists on the control
 // topic, which every member of the run subscribes to.
 func (t *PubSubTransport) Members() []peer.ID {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if t.control == nil {
 		return nil
 	}
@@ -114,27 +132,42 @@ func (t *PubSubTransport) Members() []peer.ID {
 
 // Announce implements Transport.
 func (t *PubSubTransport) Announce(ctx context.Context, heartbeat []byte) error {
-	return t.control.Publish(ctx, heartbeat)
+	t.mu.RLock()
+	control := t.control
+	t.mu.RUnlock()
+	if control == nil {
+		return errNotOpen
+	}
+	return control.Publish(ctx, heartbeat)
 }
 
 // Publish implements Transport. gossipsub drops what it cannot queue
 // without an error; the shard budget keeps every message under its size
 // limit.
 func (t *PubSubTransport) Publish(ctx context.Context, ch Channel, shard []byte) (int, error) {
-	if err := t.own[ch].Publish(ctx, shard); err != nil {
+	t.mu.RLock()
+	own := t.own[ch]
+	t.mu.RUnlock()
+	if own == nil {
+		return 0, errNotOpen
+	}
+	if err := own.Publish(ctx, shard); err != nil {
 		return 0, err
 	}
-	return len(t.own[ch].ListPeers()), nil
+	return len(own.ListPeers()), nil
 }
 
 // Followers implements Transport.
 func (t *PubSubTransport) Followers(ch Channel) int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if t.own[ch] == nil {
 		return 0
 	}
 	return len(t.own[ch].ListPeers())
 }
 
+// topicName is id's topic of ch in the open session's run.
 func (t *PubSubTransport) topicName(id peer.ID, ch Channel) string {
 	if ch == Long {
 		return wire.LongTopic(t.session.Run, id)
@@ -145,6 +178,11 @@ func (t *PubSubTransport) topicName(id peer.ID, ch Channel) string {
 // Follow implements Transport: it subscribes to id's topic of ch, with a
 // validator that checks each shard against the session.
 func (t *PubSubTransport) Follow(id peer.ID, ch Channel) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cancel == nil {
+		return errNotOpen
+	}
 	name := t.topicName(id, ch)
 	if err := t.ps.RegisterTopicValidator(name, t.shardValidator(id, ch)); err != nil {
 		return fmt.Errorf("validator for %s: %w", name, err)
@@ -161,29 +199,31 @@ func (t *PubSubTransport) Follow(id peer.ID, ch Channel) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(t.ctx)
-	t.mu.Lock()
 	t.follows[following{id, ch}] = &subscription{topic: topic, sub: sub, cancel: cancel}
-	t.mu.Unlock()
 	if t.protect != nil {
 		t.protect(id, true)
 	}
-	t.wg.Go(func() { t.read(ctx, sub, ch, false) })
+	t.wg.Go(func() { t.read(ctx, sub, t.shards, ch) })
 	return nil
 }
 
 // Unfollow implements Transport.
 func (t *PubSubTransport) Unfollow(id peer.ID, ch Channel) {
 	t.mu.Lock()
-	s := t.follows[following{id, ch}]
-	delete(t.follows, following{id, ch})
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	t.unfollowLocked(following{id, ch})
+}
+
+func (t *PubSubTransport) unfollowLocked(f following) {
+	s := t.follows[f]
 	if s == nil {
 		return
 	}
+	delete(t.follows, f)
 	s.cancel()
 	s.sub.Cancel()
 	_ = s.topic.Close()
-	_ = t.ps.UnregisterTopicValidator(t.topicName(id, ch))
+	_ = t.ps.UnregisterTopicValidator(t.topicName(f.id, f.ch))
 }
 
 // Release implements Transport.
@@ -193,43 +233,75 @@ func (t *PubSubTransport) Release(id peer.ID) {
 	}
 }
 
-// Inbound implements Transport.
-func (t *PubSubTransport) Inbound() <-chan Inbound { return t.inbound }
+// Heartbeats implements Transport.
+func (t *PubSubTransport) Heartbeats() <-chan Inbound { return t.heartbeats }
+
+// Shards implements Transport.
+func (t *PubSubTransport) Shards() <-chan Inbound { return t.shards }
 
 // Addrs implements Transport: the host's listen addresses with its peer ID.
 func (t *PubSubTransport) Addrs() []string {
 	var out []string
 	for _, a := range t.host.Addrs() {
-		out = append(out, fmt.Sprintf("%s/p2p/%s", a, t.Self()))
+		out = append(out, fmt.Sprintf("%s/p2p/%s", a, t.self))
 	}
 	return out
 }
 
-// Close implements Transport: it leaves every followed topic and stops
-// reading the control topic, so that the others see this peer leave the
-// run. The host keeps answering model requests until it closes.
+// Close implements Transport: it leaves every followed topic and releases
+// their connections, stops answering model requests, then leaves the
+// control and own topics, so that the others see this peer leave the run.
 func (t *PubSubTransport) Close() error {
-	if t.cancel == nil {
-		return nil
-	}
 	t.mu.Lock()
-	var all []following
-	for f := range t.follows {
-		all = append(all, f)
-	}
+	open := t.cancel != nil
+	t.stopLocked()
 	t.mu.Unlock()
-	for _, f := range all {
-		t.Unfollow(f.id, f.ch)
-		t.Release(f.id)
+	t.wg.Wait() // the readers are gone, their subscriptions cancelled
+	if open {
+		t.mu.Lock()
+		t.leaveLocked()
+		t.mu.Unlock()
 	}
-	t.cancel()
-	t.wg.Wait()
 	return nil
 }
 
-// read hands the checked messages of one subscription to the peer: the
-// control topic's heartbeats, or a neighbor's shards on ch.
-func (t *PubSubTransport) read(ctx context.Context, sub *pubsub.Subscription, ch Channel, control bool) {
+// stopLocked unfollows every neighbor, ends the readers and the model
+// service; the caller holds mu.
+func (t *PubSubTransport) stopLocked() {
+	if t.cancel == nil {
+		return
+	}
+	for f := range t.follows {
+		t.unfollowLocked(f)
+		t.Release(f.id)
+	}
+	t.cancel()
+	t.cancel = nil
+	t.host.RemoveStreamHandler(ModelProtocol)
+}
+
+// leaveLocked leaves the topics Open joined, once no subscription to them
+// is left; the caller holds mu.
+func (t *PubSubTransport) leaveLocked() {
+	for i, topic := range t.own {
+		if topic != nil {
+			_ = topic.Close()
+			t.own[i] = nil
+		}
+	}
+	if t.control != nil {
+		_ = t.control.Close()
+		t.control = nil
+	}
+	_ = t.ps.UnregisterTopicValidator(wire.ControlTopic(t.session.Run))
+}
+
+// errNotOpen is what a PubSubTransport says when used outside Open..Close.
+var errNotOpen = errors.New("gossip: transport not open")
+
+// read hands the checked messages of one subscription to the peer on out:
+// the control topic's heartbeats, or a neighbor's shards on ch.
+func (t *PubSubTransport) read(ctx context.Context, sub *pubsub.Subscription, out chan<- Inbound, ch Channel) {
 	for {
 		msg, err := sub.Next(ctx)
 		if err != nil {
@@ -241,12 +313,14 @@ func (t *PubSubTransport) read(ctx context.Context, sub *pubsub.Subscription, ch
 			in.Heartbeat = v
 		case *wire.Shard:
 			in.Shard = v
+		default:
+			continue
 		}
-		if in.From == t.Self() || (control && in.Heartbeat == nil) || (!control && in.Shard == nil) {
-			continue // our own heartbeat, or nothing this subscription carries
+		if in.From == t.self {
+			continue // our own heartbeat
 		}
 		select {
-		case t.inbound <- in:
+		case out <- in:
 		case <-ctx.Done():
 			return
 		}
@@ -254,7 +328,7 @@ func (t *PubSubTransport) read(ctx context.Context, sub *pubsub.Subscription, ch
 }
 
 func (t *PubSubTransport) validateHeartbeat(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-	if from == t.Self() {
+	if from == t.self {
 		return pubsub.ValidationAccept
 	}
 	hb, err := t.session.Checks.Heartbeat(msg.GetFrom(), msg.Data)
@@ -270,7 +344,7 @@ func (t *PubSubTransport) validateHeartbeat(_ context.Context, from peer.ID, msg
 // gossipsub accepts it.
 func (t *PubSubTransport) shardValidator(sender peer.ID, ch Channel) func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult {
 	return func(_ context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
-		if from == t.Self() {
+		if from == t.self {
 			return pubsub.ValidationAccept
 		}
 		s, err := t.session.Checks.Shard(sender, msg.GetFrom(), ch, msg.Data)

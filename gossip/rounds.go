@@ -90,14 +90,13 @@ func (p *Peer) expire() {
 		p.log.Debug("round ended by deadline", "round", round, "near", peerIDs(near), "long", peerIDs(long))
 	}
 	p.stats.noteDeadline()
-	p.node.Deadline(round)
-	p.deadline.Reset(p.cfg.MaxRoundTimeout) // if the step is still running, check again later
+	p.node.Deadline(round) // the round ends now, or with its gradient if that is still being computed
 }
 
 // knownRound is the furthest round anything shows id at, as the pacer
 // reads it.
 func (p *Peer) knownRound(id training.PeerID) int {
-	return int(min(p.members.seenRound(peer.ID(id)), 1<<40))
+	return int(min(p.members.seenRound(peer.ID(id)), maxRound))
 }
 
 // peerIDs renders node peer IDs as libp2p peer IDs, for logs.

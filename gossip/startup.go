@@ -83,7 +83,9 @@ func (p *Peer) recordUntil(ctx context.Context, backlog *[]Inbound, ticks <-chan
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case in := <-p.net.Inbound():
+		case in := <-p.net.Heartbeats():
+			p.hold(in, backlog)
+		case in := <-p.net.Shards():
 			p.hold(in, backlog)
 		case m := <-p.neighbors.measured:
 			p.noteMeasured(m)
@@ -95,15 +97,16 @@ func (p *Peer) recordUntil(ctx context.Context, backlog *[]Inbound, ticks <-chan
 }
 
 // hold records a heartbeat that arrives before training starts, and keeps
-// a shard for after.
+// a shard for after, up to maxBacklog of them.
 func (p *Peer) hold(in Inbound, backlog *[]Inbound) {
-	if in.Heartbeat != nil {
-		p.stats.noteIn(in.Bytes)
+	p.stats.noteIn(in.Bytes)
+	switch {
+	case in.Heartbeat != nil:
 		p.caps.note(in.From, in.Heartbeat)
 		p.members.note(in.From, in.Heartbeat)
-		return
-	}
-	if len(*backlog) < maxBacklog {
+	case len(*backlog) < maxBacklog:
 		*backlog = append(*backlog, in)
+	default:
+		p.log.Debug("shard dropped: too many arrived before training started", "from", in.From, "round", in.Shard.Round)
 	}
 }

@@ -15,14 +15,15 @@ import (
 // gossipsub and libp2p streams; MemNetwork in one process, for tests.
 //
 // The peer calls every method from its own goroutine except Members,
-// Followers and Addrs, which its status page may call from any.
+// Followers and Addrs, which its status page may call from any, before
+// Open and after Close too.
 type Transport interface {
 	// Self is this peer's identity.
 	Self() peer.ID
 	// Open starts carrying the session's run: from now on heartbeats and
 	// the shards of followed neighbors that pass the session's checks
-	// arrive on Inbound, and model requests are answered from
-	// session.Current.
+	// arrive on Heartbeats and Shards, and model requests are answered
+	// from session.Current. A failed Open leaves nothing behind.
 	Open(session Session) error
 	// Members lists the run's members this peer reaches now, itself
 	// excluded.
@@ -42,17 +43,19 @@ type Transport interface {
 	// Release tells the transport that id is no neighbor any more on any
 	// channel: its connection need not be kept for training.
 	Release(id peer.ID)
-	// Inbound delivers what arrived and passed the checks, in arrival
-	// order per sender.
-	Inbound() <-chan Inbound
+	// Heartbeats and Shards deliver what arrived and passed the checks, in
+	// arrival order per sender. Heartbeats have a queue of their own, so
+	// that a peer busy with vectors still hears its members.
+	Heartbeats() <-chan Inbound
+	Shards() <-chan Inbound
 	// FetchModel asks id for its current model, checked against the
 	// session's run and model and complete.
 	FetchModel(ctx context.Context, id peer.ID) (round uint64, params []float32, err error)
 	// Addrs are this peer's addresses as others may dial them, for status
 	// pages; nil when the transport has none.
 	Addrs() []string
-	// Close leaves the run: no more inbound messages, no more model
-	// requests answered.
+	// Close undoes Open: it leaves the run, so that the others see this
+	// peer go, and stops delivering messages and answering model requests.
 	Close() error
 }
 
