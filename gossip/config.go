@@ -58,7 +58,7 @@ type PeerConfig struct {
 	UplinkBitsPerSec float64
 
 	MinPeers        int           // other run members to wait for before round 0 (default 1)
-	MaxRoundTimeout time.Duration // longest a round waits for neighbors (default 5 s)
+	MaxRoundTimeout time.Duration // longest a round waits for neighbors (default training.DefaultRoundTimeout)
 	Heartbeat       time.Duration // control-topic announcement period (default 1 s)
 	ShardBytes      int           // target encoded shard size (default wire.DefaultShardBytes)
 	// Codec encodes this peer's vectors (default wire.Float32); it receives
@@ -95,7 +95,7 @@ func (c *PeerConfig) setDefaults() {
 		c.Neighbors.Seed = wire.RunSeed(c.Run)
 	}
 	c.MinPeers = max(c.MinPeers, 1)
-	c.MaxRoundTimeout = cmp.Or(max(c.MaxRoundTimeout, 0), 5*time.Second)
+	c.MaxRoundTimeout = cmp.Or(max(c.MaxRoundTimeout, 0), training.DefaultRoundTimeout)
 	c.Heartbeat = cmp.Or(max(c.Heartbeat, 0), time.Second)
 	c.ShardBytes = cmp.Or(max(c.ShardBytes, 0), wire.DefaultShardBytes)
 	if c.Codec == nil {

@@ -182,7 +182,7 @@ func mustDecode(t *testing.T, s string) peer.ID {
 // registered carries live peers' vectors; being lossless, it trains the
 // mesh to the very accuracy the default codec does.
 func TestPeersTrainWithARegisteredCodec(t *testing.T) {
-	registered := testcodec.Register(t)
+	registered, _ := wire.CodecFor(testcodec.Encoding)
 	before := testcodec.Encoded()
 	var accuracy [2][]float64
 	for k, c := range []wire.Codec{nil, registered} {

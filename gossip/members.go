@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 
@@ -9,6 +10,10 @@ import (
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/wire"
 )
+
+// maxRound bounds the rounds members claim, before any arithmetic on them:
+// far beyond any run, so that a hostile heartbeat cannot overflow an int.
+const maxRound = wire.MaxModelRound
 
 // memberTable is what the peer knows of the run's members: the latest
 // heartbeat of each, and the latest round of a shard each sent. A member
@@ -73,7 +78,7 @@ func (m *memberTable) meshRound(among []peer.ID) int {
 	var rounds []int
 	for id, hb := range m.heard {
 		if among == nil || slices.Contains(among, id) {
-			rounds = append(rounds, int(min(hb.Round, 1<<40)))
+			rounds = append(rounds, int(min(hb.Round, maxRound)))
 		}
 	}
 	if len(rounds) == 0 {
@@ -87,10 +92,12 @@ func (m *memberTable) meshRound(among []peer.ID) int {
 func (m *memberTable) ahead(round int) []peer.ID {
 	var ids []peer.ID
 	for id, hb := range m.heard {
-		if int(min(hb.Round, 1<<40)) >= round {
+		if int(min(hb.Round, maxRound)) >= round {
 			ids = append(ids, id)
 		}
 	}
-	slices.SortFunc(ids, func(a, b peer.ID) int { return int(m.heard[b].Round) - int(m.heard[a].Round) })
+	slices.SortFunc(ids, func(a, b peer.ID) int {
+		return cmp.Compare(min(m.heard[b].Round, maxRound), min(m.heard[a].Round, maxRound))
+	})
 	return ids[:min(3, len(ids))]
 }

@@ -44,11 +44,7 @@ type evalPoint struct {
 	bytes     float64 // bytes sent during those rounds, all peers
 }
 
-type job func(m training.Model, scratch *scratch)
-
-// scratch is a worker's storage for the minibatches it draws, whichever
-// peer it steps.
-type scratch = training.Minibatch
+type job func(m training.Model, scratch *training.Minibatch)
 
 // simulation is one run of an experiment: the peers, the event queue, the
 // network's queues and the evaluation points, all driven by one goroutine;
@@ -64,7 +60,7 @@ type simulation struct {
 	ordered  []*evalPoint
 	msgBytes int
 	finished int // peer-rounds done, over all peers
-	late     int // messages that arrived after their round ended by deadline
+	lost     int // messages whose round had ended by deadline, or was beyond the receiver's window
 	mob      MobilityStats
 }
 
@@ -96,7 +92,7 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, s := e.Model.Clone(), &scratch{}
+			m, s := e.Model.Clone(), &training.Minibatch{}
 			for j := range jobs {
 				j(m, s)
 			}
@@ -121,7 +117,7 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	for _, p := range peers {
 		res.DeadlineRounds += p.deadlines
 	}
-	res.LateMessages = s.late
+	res.LostMessages = s.lost
 	if e.Mobility != nil {
 		res.Mobility = &s.mob
 	}
@@ -200,17 +196,21 @@ func (s *simulation) dispatch(ev event, now float64) error {
 }
 
 // deliver hands a neighbor's message to p's node. A message the node
-// refuses because its round ended by deadline, or because a re-plan
-// dropped its sender, is lost, as it would be on a live mesh; any other
-// refusal is a bug.
+// refuses because its round ended by deadline or lies beyond its window,
+// or because a re-plan dropped its sender, is lost, as it would be on a
+// live mesh; any other refusal is a bug. What the message shows of its
+// sender's round is kept for the pacer, as a live peer keeps the rounds of
+// the shards it accepts.
 func (s *simulation) deliver(p *simPeer, msg msgEvent) error {
 	from := peerName(msg.from)
-	p.seen[from] = max(p.seen[from], msg.round)
 	err := p.node.Receive(training.Message{From: from, To: peerName(p.id), Round: msg.round, Params: msg.params})
+	if err == nil || errors.Is(err, training.ErrStaleRound) {
+		p.seen[from] = max(p.seen[from], msg.round)
+	}
 	switch {
 	case err == nil:
 	case p.pacer != nil && (errors.Is(err, training.ErrStaleRound) || errors.Is(err, training.ErrFutureRound)):
-		s.late++
+		s.lost++
 	case s.e.Mobility != nil && (errors.Is(err, training.ErrNotNeighbor) || errors.Is(err, training.ErrStaleRound)):
 		s.mob.Dropped++
 	default:
@@ -260,7 +260,7 @@ func (s *simulation) handle(p *simPeer, now float64) {
 	}
 	if rd.Gradient != nil {
 		params, round := rd.Gradient.Params, rd.Gradient.Round
-		s.jobs <- func(m training.Model, sc *scratch) { p.computeGradient(m, sc, params) }
+		s.jobs <- func(m training.Model, sc *training.Minibatch) { p.computeGradient(m, sc, params) }
 		s.q.schedule(event{at: now + e.computeSeconds(p.id, round), peer: p.id, kind: evGradientDone})
 		if p.pacer != nil {
 			p.deadline++
@@ -314,7 +314,7 @@ func (s *simulation) score(p *evalPoint) {
 	p.scores = make([]training.Evaluation, n)
 	s.evals.Add(n)
 	for i := range n {
-		s.jobs <- func(m training.Model, _ *scratch) {
+		s.jobs <- func(m training.Model, _ *training.Minibatch) {
 			defer s.evals.Done()
 			p.scores[i] = training.Evaluate(m, p.params[i], set)
 		}
@@ -363,7 +363,7 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 
 // computeGradient runs on a worker: draw the peer's next minibatch and compute
 // the gradient at params with the worker's model.
-func (p *simPeer) computeGradient(m training.Model, s *scratch, params []float32) {
+func (p *simPeer) computeGradient(m training.Model, s *training.Minibatch, params []float32) {
 	p.loss = p.steps.Gradient(m, params, p.grad, s)
 	p.stepped <- struct{}{}
 }

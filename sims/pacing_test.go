@@ -70,9 +70,9 @@ func TestSlowPeerEndsRoundsByDeadlineAsThePacerRulesPredict(t *testing.T) {
 		if !slices.Equal(got[0], want0) || !slices.Equal(got[1], want1) {
 			t.Errorf("stall %v s: rounds ended by deadline %v and %v, the pacer's rules predict %v and %v", stall, got[0], got[1], want0, want1)
 		}
-		if missed != len(want0) || res.LateMessages != len(want0) || res.DeadlineRounds != len(want0)+len(want1) {
+		if missed != len(want0) || res.LostMessages != len(want0) || res.DeadlineRounds != len(want0)+len(want1) {
 			t.Errorf("stall %v s: %d vectors missed, %d late, %d deadline rounds; want %d, %d, %d",
-				stall, missed, res.LateMessages, res.DeadlineRounds, len(want0), len(want0), len(want0)+len(want1))
+				stall, missed, res.LostMessages, res.DeadlineRounds, len(want0), len(want0), len(want0)+len(want1))
 		}
 	}
 }
@@ -93,8 +93,8 @@ func TestRoundTimeoutZeroWaitsForEveryVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.DeadlineRounds != 0 || res.LateMessages != 0 || res.VirtualSeconds < 30 {
+	if res.DeadlineRounds != 0 || res.LostMessages != 0 || res.VirtualSeconds < 30 {
 		t.Errorf("%d deadline rounds, %d late, %.1f virtual s; want none, none and the 30 s stall waited out",
-			res.DeadlineRounds, res.LateMessages, res.VirtualSeconds)
+			res.DeadlineRounds, res.LostMessages, res.VirtualSeconds)
 	}
 }

@@ -39,10 +39,11 @@ type Summary struct {
 	Overlay                *OverlayFacts  `json:"overlay,omitempty"`
 	Mobility               *MobilityStats `json:"mobility,omitempty"`
 	// DeadlineRounds counts, over all peers, the rounds that ended by
-	// deadline, and LateMessages the vectors that arrived after the round
-	// they were for had ended (both 0 without a round timeout).
+	// deadline, and LostMessages the vectors their receiver could not mix:
+	// their round had ended by deadline, or was beyond the receiver's
+	// window (both 0 without a round timeout).
 	DeadlineRounds int `json:"rounds_ended_by_deadline"`
-	LateMessages   int `json:"messages_late"`
+	LostMessages   int `json:"messages_lost"`
 }
 
 // MobilityStats counts what moving devices did to a run.

@@ -2,7 +2,6 @@ package training
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 )
@@ -43,8 +42,12 @@ type Arrival struct {
 // Span is a half-open range [Lo, Hi) of vector coordinates.
 type Span struct{ Lo, Hi int }
 
-// checkSpans: sorted, disjoint, non-empty, inside [0, n).
+// checkSpans: nil (the whole vector), or sorted, disjoint, non-empty
+// spans inside [0, n), at least one.
 func checkSpans(spans []Span, n int) error {
+	if spans != nil && len(spans) == 0 {
+		return fmt.Errorf("no span: a vector of which nothing arrived is not one")
+	}
 	at := 0
 	for i, s := range spans {
 		if s.Lo < at || s.Hi <= s.Lo || s.Hi > n {
@@ -85,68 +88,86 @@ func (Mean) Correct(out []float32, w float64, theirs, mine []float32) {
 	axpy(-float32(w), mine, out)
 }
 
-// aggregators are the registered rules, by name.
-var aggregators = struct {
-	sync.RWMutex
-	byName map[string]aggregatorEntry
-}{byName: map[string]aggregatorEntry{
-	"mean": {usage: "mean", build: func(arg string) (Aggregator, error) {
+// DefaultAggregator is the rule a node mixes with unless told otherwise.
+const DefaultAggregator = "mean"
+
+// registeredAggregator is one entry of the rule registry.
+type registeredAggregator struct {
+	name, usage string
+	build       func(arg string) (Aggregator, error)
+}
+
+// aggregators holds every rule ParseAggregator knows, in registration
+// order: the order errors and flag help list them in.
+var aggregators struct {
+	mu    sync.RWMutex
+	rules []registeredAggregator
+}
+
+func init() {
+	RegisterAggregator("mean", "mean", func(arg string) (Aggregator, error) {
 		if arg != "" {
 			return nil, fmt.Errorf("mean takes no argument")
 		}
 		return Mean{}, nil
-	}},
-}}
-
-type aggregatorEntry struct {
-	usage string
-	build func(arg string) (Aggregator, error)
+	})
 }
 
-// DefaultAggregator is the rule a node mixes with unless told otherwise.
-const DefaultAggregator = "mean"
-
-// RegisterAggregator makes a rule available to ParseAggregator under
-// name: spec "name" or "name:arg" calls build(arg) for each node. usage
-// shows the spec's form in errors (e.g. "trimmed:FRACTION"). A new rule is
-// one file implementing Aggregator plus one RegisterAggregator call.
-func RegisterAggregator(name, usage string, build func(arg string) (Aggregator, error)) error {
-	if name == "" || strings.ContainsAny(name, ": ") {
-		return fmt.Errorf("training: aggregator name %q: want a word without ':' or spaces", name)
+// RegisterAggregator makes a rule available to ParseAggregator, and so to
+// --aggregate, under name: the spec "NAME" or "NAME:ARG" calls build(ARG)
+// for each node. usage shows the spec's form in help and errors, e.g.
+// "trimmed:FRACTION". Adding a rule takes one file implementing Aggregator
+// and one RegisterAggregator call, made from that file's init.
+//
+// Like RegisterModel, it panics when name is empty, holds a colon or space,
+// or is taken, usage is empty or build is nil: mistakes in the program,
+// which an init makes fail the first time the program starts.
+func RegisterAggregator(name, usage string, build func(arg string) (Aggregator, error)) {
+	if name == "" || strings.ContainsAny(name, ": ") || usage == "" || build == nil {
+		panic(fmt.Sprintf("training: RegisterAggregator(%q, %q): want a name without ':' or spaces, a usage and a builder", name, usage))
 	}
-	aggregators.Lock()
-	defer aggregators.Unlock()
-	if _, ok := aggregators.byName[name]; ok {
-		return fmt.Errorf("training: aggregator %q is already registered", name)
+	aggregators.mu.Lock()
+	defer aggregators.mu.Unlock()
+	for _, r := range aggregators.rules {
+		if r.name == name {
+			panic(fmt.Sprintf("training: RegisterAggregator: rule %q registered twice", name))
+		}
 	}
-	aggregators.byName[name] = aggregatorEntry{usage: usage, build: build}
-	return nil
+	aggregators.rules = append(aggregators.rules, registeredAggregator{name: name, usage: usage, build: build})
 }
 
-// AggregatorUsages lists the registered rules' spec forms, sorted.
+// AggregatorUsages lists how to write each registered rule's spec, in
+// registration order.
 func AggregatorUsages() []string {
-	aggregators.RLock()
-	defer aggregators.RUnlock()
-	var usages []string
-	for _, e := range aggregators.byName {
-		usages = append(usages, e.usage)
+	aggregators.mu.RLock()
+	defer aggregators.mu.RUnlock()
+	usages := make([]string, len(aggregators.rules))
+	for i, r := range aggregators.rules {
+		usages[i] = r.usage
 	}
-	slices.Sort(usages)
 	return usages
 }
 
 // ParseAggregator builds a node's rule from a spec such as "mean".
 func ParseAggregator(spec string) (Aggregator, error) {
 	name, arg, _ := strings.Cut(spec, ":")
-	aggregators.RLock()
-	entry, ok := aggregators.byName[name]
-	aggregators.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("training: unknown aggregator %q (want %s)", spec, strings.Join(AggregatorUsages(), ", "))
+	aggregators.mu.RLock()
+	var build func(string) (Aggregator, error)
+	for _, r := range aggregators.rules {
+		if r.name == name {
+			build = r.build
+		}
 	}
-	a, err := entry.build(arg)
-	if err != nil {
+	aggregators.mu.RUnlock()
+	if build == nil {
+		return nil, fmt.Errorf("training: unknown aggregator %q (want %s)", spec, strings.Join(AggregatorUsages(), " or "))
+	}
+	a, err := build(arg)
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("training: aggregator %q: %w", spec, err)
+	case a == nil:
+		return nil, fmt.Errorf("training: aggregator %q: its builder returned no rule", spec)
 	}
 	return a, nil
 }

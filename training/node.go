@@ -56,8 +56,9 @@ type RoundResult struct {
 	// LongMixed counts long-link exchanges whose correction this round applied.
 	LongMixed int
 	LR        float64 // learning rate applied (the schedule's rate × DataWeight)
-	// ByDeadline says the shell's Deadline ended the round, rather than
-	// every vector it waited for arriving.
+	// ByDeadline says the round ended at its deadline rather than with
+	// every vector it waited for whole: the shell's Deadline ended it, or it
+	// mixed a vector cut short by one.
 	ByDeadline bool
 }
 
@@ -109,7 +110,7 @@ type NodeConfig struct {
 	// Mean). It is the node's own: it may keep state across rounds.
 	Aggregator Aggregator
 	// LongPeriod is the number of rounds between exchanges over a long link
-	// (default 4). A long exchange started in round r must have arrived by
+	// (default 4; the shells pass topology's choice, 2). A long exchange started in round r must have arrived by
 	// the end of round r+LongPeriod, so long links pace the node only when
 	// their latency exceeds LongPeriod rounds of near-link work.
 	LongPeriod int
@@ -185,7 +186,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("training: node %s: start at round %d of %d, want 0 ≤ start < rounds", cfg.ID, cfg.StartRound, cfg.Rounds)
 	}
 	if cfg.LongPeriod == 0 {
-		cfg.LongPeriod = 4
+		cfg.LongPeriod = defaultLongPeriod
 	}
 	if cfg.LongPeriod < 1 {
 		return nil, fmt.Errorf("training: node %s: long-link period %d, want ≥ 1 round", cfg.ID, cfg.LongPeriod)
@@ -443,6 +444,7 @@ func (n *Node) maybeFinishRound() {
 	next := make([]float32, len(n.x))
 	self := n.self
 	var in []Arrival
+	byDeadline := n.deadline
 	for _, v := range n.neighbors {
 		if v.Long { // mixed by correction below
 			self += v.Weight
@@ -451,6 +453,7 @@ func (n *Node) maybeFinishRound() {
 		if a, ok := box[v.ID]; ok {
 			a.Weight = v.Weight
 			in = append(in, a)
+			byDeadline = byDeadline || a.Spans != nil
 		} else {
 			self += v.Weight
 		}
@@ -463,7 +466,7 @@ func (n *Node) maybeFinishRound() {
 	}
 
 	n.ready.Rounds = append(n.ready.Rounds, RoundResult{Round: n.round, Params: next, Loss: n.loss,
-		Arrived: arrived, Expected: near, LongMixed: longMixed, LR: lr, ByDeadline: n.deadline})
+		Arrived: arrived, Expected: near, LongMixed: longMixed, LR: lr, ByDeadline: byDeadline})
 	delete(n.inbox, n.round)
 	n.x, n.stepped = next, nil
 	n.round++

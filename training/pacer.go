@@ -9,10 +9,18 @@ import "time"
 // neighbor catches up by fetching the mesh's model instead).
 const DefaultWindow = 8
 
+// DefaultRoundTimeout is the longest a round waits for its neighbors unless
+// told otherwise (a live peer's --round-timeout).
+const DefaultRoundTimeout = 5 * time.Second
+
+// defaultLongPeriod is a node's and a pacer's LongPeriod when none is given.
+const defaultLongPeriod = 4
+
 // PacerConfig sets how long a round may wait for its neighbors. Zero
 // fields take the defaults.
 type PacerConfig struct {
-	// MaxRoundTimeout is the longest a round waits (default 5 s).
+	// MaxRoundTimeout is the longest a round waits (default
+	// DefaultRoundTimeout).
 	MaxRoundTimeout time.Duration
 	// MinRoundTimeout is the shortest deadline a round gets once rounds
 	// have been timed (default 100 ms).
@@ -20,8 +28,9 @@ type PacerConfig struct {
 	// Window is DefaultWindow unless set: a neighbor more than Window
 	// rounds behind is not waited for.
 	Window int
-	// LongPeriod is the rounds between long-link exchanges (default 2), as
-	// in the node: round r closes the exchange opened at r − LongPeriod.
+	// LongPeriod is the rounds between long-link exchanges, as in the node
+	// (and with its default): round r closes the exchange opened at
+	// r − LongPeriod.
 	LongPeriod int
 }
 
@@ -70,7 +79,7 @@ const maxDeadlineBackoff = 6
 // NewPacer returns a pacer with cfg's zero fields set to the defaults.
 func NewPacer(cfg PacerConfig) *Pacer {
 	if cfg.MaxRoundTimeout <= 0 {
-		cfg.MaxRoundTimeout = 5 * time.Second
+		cfg.MaxRoundTimeout = DefaultRoundTimeout
 	}
 	if cfg.MinRoundTimeout <= 0 {
 		cfg.MinRoundTimeout = 100 * time.Millisecond
@@ -79,13 +88,10 @@ func NewPacer(cfg PacerConfig) *Pacer {
 		cfg.Window = DefaultWindow
 	}
 	if cfg.LongPeriod <= 0 {
-		cfg.LongPeriod = 2
+		cfg.LongPeriod = defaultLongPeriod
 	}
 	return &Pacer{cfg: cfg}
 }
-
-// Config is the pacer's configuration, defaults filled in.
-func (p *Pacer) Config() PacerConfig { return p.cfg }
 
 // Begin starts a round at now and returns how long until its deadline.
 func (p *Pacer) Begin(now time.Time) time.Duration {
@@ -154,6 +160,3 @@ func (p *Pacer) laggardWait(now time.Time, round int, near, long []PeerID, known
 	}
 	return min(left, p.Timeout())
 }
-
-// Expired reports whether the round in progress ended by deadline.
-func (p *Pacer) Expired() bool { return p.expired }

@@ -11,7 +11,9 @@ import (
 
 // Codec encodes the values of one shard as its payload. The shard header
 // names the codec by its Encoding byte, so a receiver decodes any payload
-// whose codec is registered, and senders of one run may differ in codec.
+// whose codec it has registered; a shard in an encoding it lacks is
+// malformed to it. Peers of one run may each send in a different codec, as
+// long as every member has them all.
 //
 // A codec's size function must be exact and invertible: EncodedSize(n) is
 // the payload length of n values whatever they are, it grows with n, and
@@ -76,27 +78,42 @@ var codecs = struct {
 	byEncoding map[Encoding]Codec
 }{byEncoding: map[Encoding]Codec{EncodingFloat32: Float32}}
 
-// RegisterCodec makes c decodable and encodable under its Encoding byte. A
-// new codec is one file implementing Codec plus one RegisterCodec call. It
-// refuses encoding 0, a byte already taken, and a codec whose size
-// function is not exact (ValueCount(EncodedSize(n)) ≠ n for small n).
-func RegisterCodec(c Codec) error {
-	e := c.Encoding()
-	if e == 0 {
-		return fmt.Errorf("wire: codec %q: encoding 0 is reserved as invalid", c.Name())
+// RegisterCodec makes c decodable and encodable under its Encoding byte.
+// A new codec is one file implementing Codec plus one RegisterCodec call,
+// made from that file's init.
+//
+// Like training.RegisterModel, it panics on a mistake in the program,
+// which an init makes fail the first time the program starts: a nil codec,
+// encoding 0 or one taken, an empty or taken name, a size function that is
+// not exact and increasing (ValueCount(EncodedSize(n)) = n, checked for
+// n ≤ 1024), or a single value that does not fit in a shard.
+func RegisterCodec(c Codec) {
+	if c == nil {
+		panic("wire: RegisterCodec(nil)")
+	}
+	e, name := c.Encoding(), c.Name()
+	switch {
+	case e == 0:
+		panic(fmt.Sprintf("wire: codec %q: encoding 0 is reserved as invalid", name))
+	case name == "":
+		panic(fmt.Sprintf("wire: codec of encoding %d has no name", e))
+	case HeaderSize+c.EncodedSize(1) > MaxShardBytes:
+		panic(fmt.Sprintf("wire: codec %q: one value takes %d bytes, more than a shard holds", name, c.EncodedSize(1)))
 	}
 	for n := 1; n <= 1024; n++ {
-		if got, err := c.ValueCount(c.EncodedSize(n)); err != nil || got != n {
-			return fmt.Errorf("wire: codec %q: %d values encode to %d bytes, which decode as %d values (%v)", c.Name(), n, c.EncodedSize(n), got, err)
+		if got, err := c.ValueCount(c.EncodedSize(n)); err != nil || got != n || c.EncodedSize(n+1) <= c.EncodedSize(n) {
+			panic(fmt.Sprintf("wire: codec %q: %d values encode to %d bytes (%d for one more), which decode as %d values (%v): sizes must be exact and increasing",
+				name, n, c.EncodedSize(n), c.EncodedSize(n+1), got, err))
 		}
 	}
 	codecs.Lock()
 	defer codecs.Unlock()
-	if old, ok := codecs.byEncoding[e]; ok {
-		return fmt.Errorf("wire: encoding %d is taken by codec %q", e, old.Name())
+	for _, old := range codecs.byEncoding {
+		if old.Encoding() == e || old.Name() == name {
+			panic(fmt.Sprintf("wire: codec %q (encoding %d) clashes with %q (encoding %d)", name, e, old.Name(), old.Encoding()))
+		}
 	}
 	codecs.byEncoding[e] = c
-	return nil
 }
 
 // CodecFor returns the codec registered under e.

@@ -65,7 +65,7 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.longLinks, "long-links", topology.DefaultSelectLong, "of those, long-range links under latency+long (mixed asynchronously)")
 	fs.IntVar(&f.longPeriod, "long-period", topology.DefaultLongPeriod, "rounds between exchanges over a long link")
 	fs.IntVar(&f.minPeers, "min-peers", 1, "other peers of the run to wait for before the first round (when a mesh starts together, its size − 1)")
-	fs.DurationVar(&f.roundTimeout, "round-timeout", 5*time.Second, "longest a round waits for slow or dead neighbors")
+	fs.DurationVar(&f.roundTimeout, "round-timeout", training.DefaultRoundTimeout, "longest a round waits for slow or dead neighbors")
 	fs.Float64Var(&f.uplinkMbps, "uplink-mbps", 0, "this machine's uplink rate, Mbit/s (0: not stated): a slow uplink then takes fewer links, so it does not pace the mesh")
 	fs.IntVar(&f.evalEvery, "eval-every", 20, "rounds between test evaluations")
 	fs.StringVar(&f.statusAddr, "status-addr", "", "HOST:PORT serving GET /status (JSON) and /metrics (Prometheus)")

@@ -109,8 +109,8 @@ func printSummary(w io.Writer, s sims.Spec, res *sims.Result, out, device string
 		fmt.Fprintf(w, "mobility: %d moves · %d re-plans · %d link changes · min degree %d · %d messages lost\n",
 			m.Moves, m.Replans, m.Changes, m.MinDegree, m.Dropped)
 	}
-	if res.DeadlineRounds > 0 || res.LateMessages > 0 {
-		fmt.Fprintf(w, "%d rounds ended by deadline · %d vectors arrived late\n", res.DeadlineRounds, res.LateMessages)
+	if res.DeadlineRounds > 0 || res.LostMessages > 0 {
+		fmt.Fprintf(w, "%d rounds ended by deadline · %d vectors lost\n", res.DeadlineRounds, res.LostMessages)
 	}
 	if res.TargetAccuracy != nil {
 		if res.VirtualSecondsToTarget != nil {

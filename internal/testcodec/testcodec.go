@@ -1,7 +1,8 @@
 // Package testcodec is a vector codec for tests, shipped nowhere: float32
 // values, big-endian. It shows what adding a codec takes (one type that
-// implements wire.Codec, one wire.RegisterCodec call) and lets tests see
-// that a registered codec carries the vectors.
+// implements wire.Codec, one wire.RegisterCodec call from its init) and
+// lets tests see that a registered codec carries the vectors: importing
+// the package registers it.
 package testcodec
 
 import (
@@ -9,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
-	"testing"
 
 	"github.com/gradmesh/gradmesh/wire"
 )
@@ -26,18 +26,7 @@ var encoded atomic.Int64
 // Encoded is how many values BigEndian32 has encoded in this process.
 func Encoded() int64 { return encoded.Load() }
 
-// Register registers BigEndian32 unless it already is (tests run more
-// than once under -count) and returns it.
-func Register(t testing.TB) wire.Codec {
-	t.Helper()
-	if c, ok := wire.CodecFor(Encoding); ok {
-		return c
-	}
-	if err := wire.RegisterCodec(BigEndian32{}); err != nil {
-		t.Fatal(err)
-	}
-	return BigEndian32{}
-}
+func init() { wire.RegisterCodec(BigEndian32{}) }
 
 func (BigEndian32) Encoding() wire.Encoding { return Encoding }
 func (BigEndian32) Name() string            { return "float32-be" }
