@@ -3,7 +3,6 @@ package training
 import (
 	"fmt"
 	"strings"
-	"sync"
 )
 
 // Aggregator is the rule a node combines its own vector with its
@@ -91,18 +90,8 @@ func (Mean) Correct(out []float32, w float64, theirs, mine []float32) {
 // DefaultAggregator is the rule a node mixes with unless told otherwise.
 const DefaultAggregator = "mean"
 
-// registeredAggregator is one entry of the rule registry.
-type registeredAggregator struct {
-	name, usage string
-	build       func(arg string) (Aggregator, error)
-}
-
-// aggregators holds every rule ParseAggregator knows, in registration
-// order: the order errors and flag help list them in.
-var aggregators struct {
-	mu    sync.RWMutex
-	rules []registeredAggregator
-}
+// aggregators holds every rule ParseAggregator knows.
+var aggregators = registry[func(arg string) (Aggregator, error)]{kind: "aggregator"}
 
 func init() {
 	RegisterAggregator("mean", "mean", func(arg string) (Aggregator, error) {
@@ -117,50 +106,22 @@ func init() {
 // --aggregate, under name: the spec "NAME" or "NAME:ARG" calls build(ARG)
 // for each node. usage shows the spec's form in help and errors, e.g.
 // "trimmed:FRACTION". Adding a rule takes one file implementing Aggregator
-// and one RegisterAggregator call, made from that file's init.
-//
-// Like RegisterModel, it panics when name is empty, holds a colon or space,
-// or is taken, usage is empty or build is nil: mistakes in the program,
-// which an init makes fail the first time the program starts.
+// and one RegisterAggregator call, made from that file's init. Like
+// RegisterModel, it panics on a mistake in the program.
 func RegisterAggregator(name, usage string, build func(arg string) (Aggregator, error)) {
-	if name == "" || strings.ContainsAny(name, ": ") || usage == "" || build == nil {
-		panic(fmt.Sprintf("training: RegisterAggregator(%q, %q): want a name without ':' or spaces, a usage and a builder", name, usage))
-	}
-	aggregators.mu.Lock()
-	defer aggregators.mu.Unlock()
-	for _, r := range aggregators.rules {
-		if r.name == name {
-			panic(fmt.Sprintf("training: RegisterAggregator: rule %q registered twice", name))
-		}
-	}
-	aggregators.rules = append(aggregators.rules, registeredAggregator{name: name, usage: usage, build: build})
+	aggregators.add(name, usage, build, build == nil)
 }
 
 // AggregatorUsages lists how to write each registered rule's spec, in
 // registration order.
-func AggregatorUsages() []string {
-	aggregators.mu.RLock()
-	defer aggregators.mu.RUnlock()
-	usages := make([]string, len(aggregators.rules))
-	for i, r := range aggregators.rules {
-		usages[i] = r.usage
-	}
-	return usages
-}
+func AggregatorUsages() []string { return aggregators.usages() }
 
 // ParseAggregator builds a node's rule from a spec such as "mean".
 func ParseAggregator(spec string) (Aggregator, error) {
 	name, arg, _ := strings.Cut(spec, ":")
-	aggregators.mu.RLock()
-	var build func(string) (Aggregator, error)
-	for _, r := range aggregators.rules {
-		if r.name == name {
-			build = r.build
-		}
-	}
-	aggregators.mu.RUnlock()
-	if build == nil {
-		return nil, fmt.Errorf("training: unknown aggregator %q (want %s)", spec, strings.Join(AggregatorUsages(), " or "))
+	build, ok := aggregators.lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("training: unknown aggregator %q (want %s)", spec, orList(AggregatorUsages()))
 	}
 	a, err := build(arg)
 	switch {
