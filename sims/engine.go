@@ -26,10 +26,10 @@ type simPeer struct {
 	loss    float64
 	stepped chan struct{}
 
-	pacer     *training.Pacer // nil: rounds wait for every vector
-	deadline  uint64          // generation of the armed deadline; older deadline events are void
-	seen      map[training.PeerID]int
-	deadlines int // rounds ended by deadline
+	pacer     *training.Pacer         // nil: rounds wait for every vector
+	deadline  uint64                  // generation of the armed deadline; older deadline events are void
+	seen      map[training.PeerID]int // furthest round each sender's messages showed; kept only for the pacer
+	deadlines int                     // rounds ended by deadline
 }
 
 // evalPoint gathers every peer's model after k rounds, then scores them.
@@ -204,7 +204,7 @@ func (s *simulation) dispatch(ev event, now float64) error {
 func (s *simulation) deliver(p *simPeer, msg msgEvent) error {
 	from := peerName(msg.from)
 	err := p.node.Receive(training.Message{From: from, To: peerName(p.id), Round: msg.round, Params: msg.params})
-	if err == nil || errors.Is(err, training.ErrStaleRound) {
+	if p.pacer != nil && (err == nil || errors.Is(err, training.ErrStaleRound)) {
 		p.seen[from] = max(p.seen[from], msg.round)
 	}
 	switch {
@@ -351,11 +351,11 @@ func (e *Experiment) newPeers() ([]*simPeer, error) {
 			return nil, err
 		}
 		peers[i] = &simPeer{id: i, node: node, steps: training.NewStepper(e.Train[i], e.Batch, training.PeerBatchRand(e.Seed, i)),
-			grad: make([]float32, len(e.Init)), stepped: make(chan struct{}, 1), seen: map[training.PeerID]int{}}
+			grad: make([]float32, len(e.Init)), stepped: make(chan struct{}, 1)}
 		if e.Pacing != nil {
 			cfg := *e.Pacing
 			cfg.LongPeriod = e.LongPeriod
-			peers[i].pacer = training.NewPacer(cfg)
+			peers[i].pacer, peers[i].seen = training.NewPacer(cfg), map[training.PeerID]int{}
 		}
 	}
 	return peers, nil
