@@ -1,0 +1,69 @@
+package nn
+
+// Linear is torch.nn.Linear applied at each of a sample's positions:
+// y = x·Wᵀ + b, with weight out×in and bias out. A classifier's head has one
+// position per sample; a transformer's projections have one per token.
+type Linear[F Float] struct {
+	in, out, positions int
+	x, y, dx           []F
+}
+
+// NewLinear maps in features to out at each of positions positions.
+func NewLinear[F Float](in, out, positions int) *Linear[F] {
+	return &Linear[F]{in: in, out: out, positions: positions}
+}
+
+// Params implements Layer.
+func (l *Linear[F]) Params() []Param {
+	return []Param{
+		{Name: "weight", Shape: []int{l.out, l.in}, Init: FanIn(l.in)},
+		{Name: "bias", Shape: []int{l.out}, Init: FanIn(l.in)},
+	}
+}
+
+// InSize implements Layer.
+func (l *Linear[F]) InSize() int { return l.in * l.positions }
+
+// OutSize implements Layer.
+func (l *Linear[F]) OutSize() int { return l.out * l.positions }
+
+func (l *Linear[F]) split(p []F) (w, b []F) { return p[:l.out*l.in], p[l.out*l.in:] }
+
+// Forward implements Layer.
+func (l *Linear[F]) Forward(p, x []F, n int) []F {
+	rows := n * l.positions
+	w, b := l.split(p)
+	l.x = x
+	l.y = Grow(l.y, rows*l.out)
+	for r := 0; r < rows; r++ {
+		copy(l.y[r*l.out:(r+1)*l.out], b)
+	}
+	Gemm(false, true, rows, l.out, l.in, 1, x, l.in, w, l.in, 1, l.y, l.out)
+	return l.y
+}
+
+// Backward implements Layer.
+func (l *Linear[F]) Backward(p, g, dy []F, n int, needDX bool) []F {
+	rows := n * l.positions
+	w, _ := l.split(p)
+	gw, gb := l.split(g)
+	Gemm(true, false, l.out, l.in, rows, 1, dy, l.out, l.x, l.in, 0, gw, l.in)
+	clear(gb)
+	for r := 0; r < rows; r++ {
+		for j, d := range dy[r*l.out : (r+1)*l.out] {
+			gb[j] += d
+		}
+	}
+	if !needDX {
+		return nil
+	}
+	l.dx = Grow(l.dx, rows*l.in)
+	Gemm(false, false, rows, l.in, l.out, 1, dy, l.out, w, l.in, 0, l.dx, l.in)
+	return l.dx
+}
+
+// FLOPs implements Layer.
+func (l *Linear[F]) FLOPs() float64 { return 2 * float64(l.in*l.out*l.positions) }
+
+// Clone implements Layer.
+func (l *Linear[F]) Clone() Layer[F] { return NewLinear[F](l.in, l.out, l.positions) }
