@@ -151,6 +151,47 @@ func TestSgemmPanicsBeforeCReadsPastASlice(t *testing.T) {
 	}
 }
 
+// TestConcurrentCallsGiveEachCallersResult: a live peer may evaluate while
+// it trains, and the simulator's workers compute side by side, so products
+// run from several goroutines at once, on OpenBLAS's own thread count.
+func TestConcurrentCallsGiveEachCallersResult(t *testing.T) {
+	lib := library(t)
+	rng := rand.New(rand.NewPCG(8, 8))
+	c := gemmCase{tA: blas.NoTrans, tB: blas.Trans, m: 96, n: 200, k: 300, alpha: 1}
+	const callers = 4
+	type job struct{ a, b, c, want []float32 }
+	jobs := make([]job, callers)
+	var lda, ldb, ldc int
+	for i := range jobs {
+		var a, b, cm []float32
+		a, lda, b, ldb, cm, ldc = c.operands(rng)
+		want := append([]float32(nil), cm...)
+		lib.Sgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, a, lda, b, ldb, c.beta, want, ldc)
+		jobs[i] = job{a, b, cm, want}
+	}
+	errs := make(chan error, callers)
+	for _, j := range jobs {
+		go func() {
+			for range 50 {
+				got := make([]float32, len(j.c))
+				lib.Sgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, j.a, lda, j.b, ldb, c.beta, got, ldc)
+				for i := range got {
+					if got[i] != j.want[i] {
+						errs <- fmt.Errorf("C[%d] = %g, alone %g", i, got[i], j.want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkSgemmCall prices a call: tiny products show the binding's fixed
 // cost (purego's call into C), larger ones what is left of it.
 func BenchmarkSgemmCall(b *testing.B) {
