@@ -26,6 +26,10 @@ type Library struct {
 	core    string // the kernels OpenBLAS chose: "Haswell", "SkylakeX"
 	config  string // openblas_get_config, whole
 
+	// coretypeSet is the OPENBLAS_CORETYPE gradmesh set before loading
+	// the library, "" if it set none.
+	coretypeSet string
+
 	// sgemm is the address of BLAS's Fortran-interface sgemm_, called
 	// through purego.SyscallN: every argument is a pointer, so no float
 	// travels in a register and the call needs none of the reflection that
@@ -55,34 +59,39 @@ func sonames() []string {
 }
 
 // loaded caches the library: it is never unloaded (its threads outlive any
-// caller), and a second Load returns the first.
+// caller), and a later Load returns it. A failure is not cached: a later
+// Load may name another file.
 var loaded struct {
 	sync.Mutex
 	lib *Library
-	err error
 }
 
 // Load opens OpenBLAS, trying each usual soname through the dynamic
-// loader's search (LD_LIBRARY_PATH, the ld.so cache) and, when path is not
-// empty, that file only. Before the first load it may set OPENBLAS_CORETYPE
-// (see coretype). The error says what was tried, or which symbol the
-// library lacks.
+// loader's search (LD_LIBRARY_PATH, the ld.so cache) or, when path is not
+// empty, that file only. Before the first load it may set
+// OPENBLAS_CORETYPE (see setCoretype). The error says what was tried, or
+// which symbol the library lacks.
 func Load(path string) (*Library, error) {
 	loaded.Lock()
 	defer loaded.Unlock()
-	if loaded.lib != nil || loaded.err != nil {
-		if path != "" && loaded.lib != nil && loaded.lib.path != path {
-			return nil, fmt.Errorf("openblas: %s is already loaded; cannot load %s as well", loaded.lib.path, path)
+	if l := loaded.lib; l != nil {
+		if path != "" && path != l.path {
+			return nil, fmt.Errorf("openblas: %s is loaded already; cannot load %s as well", l.path, path)
 		}
-		return loaded.lib, loaded.err
+		return l, nil
 	}
 	names := sonames()
 	if path != "" {
 		names = []string{path}
 	}
-	setCoretype()
-	loaded.lib, loaded.err = open(names)
-	return loaded.lib, loaded.err
+	core := setCoretype()
+	lib, err := open(names)
+	if err != nil {
+		return nil, err
+	}
+	lib.coretypeSet = core
+	loaded.lib = lib
+	return lib, nil
 }
 
 // open loads the first of names that dlopen accepts and binds it.

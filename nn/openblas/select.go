@@ -27,9 +27,10 @@ func Select() (string, error) {
 
 // choose is Select with the variable's value and the loader as arguments.
 func choose(value string, load func(path string) (*Library, error)) (string, error) {
-	gonum := "gonum (pure Go)"
+	const gonum = "gonum (pure Go)"
+	v := strings.TrimSpace(value)
 	var path string
-	switch v := strings.TrimSpace(value); {
+	switch {
 	case v == "gonum":
 		nn.Use(nn.Gonum())
 		return gonum + ": " + Env + "=gonum", nil
@@ -40,17 +41,17 @@ func choose(value string, load func(path string) (*Library, error)) (string, err
 		return "", fmt.Errorf("%s=%q: want auto, gonum, openblas or the path of an OpenBLAS library", Env, value)
 	}
 	lib, err := load(path)
-	if err != nil {
-		if v := strings.TrimSpace(value); v != "" && v != "auto" {
-			return "", fmt.Errorf("%s=%s: %w", Env, v, err)
-		}
+	switch {
+	case err != nil && (v == "" || v == "auto"):
 		nn.Use(nn.Gonum())
 		return gonum + ": " + strings.TrimPrefix(err.Error(), "openblas: "), nil
+	case err != nil:
+		return "", fmt.Errorf("%s=%s: %w", Env, v, err)
 	}
 	nn.Use(lib)
 	line := lib.Name()
-	if coretypeSet != "" {
-		line += fmt.Sprintf("; %s=%s set for this CPU", coretypeEnv, coretypeSet)
+	if lib.coretypeSet != "" {
+		line += fmt.Sprintf("; %s=%s set for this CPU", coretypeEnv, lib.coretypeSet)
 	}
 	return line, nil
 }
@@ -58,35 +59,30 @@ func choose(value string, load func(path string) (*Library, error)) (string, err
 // coretypeEnv is OpenBLAS's own variable naming the kernels to run.
 const coretypeEnv = "OPENBLAS_CORETYPE"
 
-// coretypeSet is the value setCoretype gave OPENBLAS_CORETYPE, if any.
-var coretypeSet string
-
-// setCoretype names the kernels OpenBLAS should run, unless the user did.
-// A release older than its CPU does not recognise it and falls back to its
-// slowest x86-64 kernels: Debian 12's 0.3.21 runs Prescott's SSE3 kernels
-// on a 2023 Xeon, at a quarter of the SGEMM rate of its SkylakeX ones. The
-// library reads the variable once, as it loads, so it is set before the
-// first dlopen, from the CPU's features: the AVX-512 subsets of Skylake-X
-// name SkylakeX, AVX2 with FMA names Haswell (OpenBLAS's own choice for
-// later AVX2 cores uses the same SGEMM kernels); anything else is left to
-// OpenBLAS.
-func setCoretype() {
+// setCoretype names the kernels OpenBLAS should run, unless the user did,
+// and returns the name it set, or "". A release older than its CPU does not
+// recognise it and falls back to its slowest x86-64 kernels: Debian 12's
+// 0.3.21 runs Prescott's SSE3 kernels on a 2023 Xeon, at a quarter of the
+// SGEMM rate of its SkylakeX ones. The library reads the variable once, as
+// it loads, so it is set before the first dlopen, from the CPU's features:
+// the AVX-512 subsets of Skylake-X name SkylakeX, AVX2 with FMA names
+// Haswell (OpenBLAS's own choice for later AVX2 cores uses the same SGEMM
+// kernels); anything else is left to OpenBLAS.
+func setCoretype() string {
 	if runtime.GOARCH != "amd64" || os.Getenv(coretypeEnv) != "" {
-		return
+		return ""
 	}
 	x := cpu.X86
 	core := coretypeFor(x86Features{
 		avx512: x.HasAVX512F && x.HasAVX512CD && x.HasAVX512BW && x.HasAVX512DQ && x.HasAVX512VL,
 		avx2:   x.HasAVX2 && x.HasFMA,
 	})
-	if core == "" {
-		return
-	}
 	// os.Setenv reaches the C environment the library reads, with cgo and
 	// without (purego's runtime support forwards it to libc's setenv).
-	if os.Setenv(coretypeEnv, core) == nil {
-		coretypeSet = core
+	if core == "" || os.Setenv(coretypeEnv, core) != nil {
+		return ""
 	}
+	return core
 }
 
 // x86Features are the CPU features the choice of kernels depends on.
