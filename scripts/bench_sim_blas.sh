@@ -11,15 +11,19 @@
 #             one least disturbed by other work on the machine
 # The default workload: MNIST, mlp:256,128, 16 peers, D-PSGD, half an epoch.
 set -euo pipefail
-BIN=${1:-bin/gradmesh}
-DATA=${2:-../shared/data}
-REPEATS=${3:-2}
-shift $(($# < 3 ? $# : 3))
+POS=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do POS+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
+BIN=${POS[0]:-bin/gradmesh}
+DATA=${POS[1]:-../shared/data}
+REPEATS=${POS[2]:-2}
 [ -x "$BIN" ] || { echo "bench_sim_blas: $BIN not found; run make build" >&2; exit 1; }
-[ -d "$DATA/mnist" ] || { echo "bench_sim_blas: MNIST not found at $DATA/mnist" >&2; exit 1; }
-FLAGS=(--dataset mnist --data-dir "$DATA/mnist" --model mlp:256,128 --peers 16 --epochs 0.5 --device cpu --quiet)
-[ $# -gt 0 ] && FLAGS=("$@")
+if [ $# -gt 0 ]; then
+	FLAGS=("$@")
+else
+	[ -d "$DATA/mnist" ] || { echo "bench_sim_blas: MNIST not found at $DATA/mnist" >&2; exit 1; }
+	FLAGS=(--dataset mnist --data-dir "$DATA/mnist" --model mlp:256,128 --peers 16 --epochs 0.5 --device cpu --quiet)
+fi
 
 wall() { # wall BLAS: one run's wall seconds, from the summary line
 	GRADMESH_BLAS=$1 "$BIN" sim "${FLAGS[@]}" 2>/dev/null | sed -n 's/.* · \([0-9.]*\) wall s$/\1/p'
