@@ -4,12 +4,13 @@ BIN      ?= bin/gradmesh
 DATA     ?= ../shared/data
 BENCHTIME ?= 1x
 
-.PHONY: help build test check bench demo sim results fuzz clean ptx gpu-test gpu-bench
+.PHONY: help build test check bench bench-cpu demo sim results fuzz clean ptx gpu-test gpu-bench
 
 help:
 	@echo "make build    build $(BIN)"
 	@echo "make test     vet, gofmt check and all tests (what CI runs)"
 	@echo "make bench    run the benchmarks"
+	@echo "make bench-cpu  CPU speed: the OpenBLAS binding, the training step vs PyTorch, the simulator"
 	@echo "make demo     six live peers on loopback train together and print their accuracy"
 	@echo "make sim      run the default simulation (16 peers, D-PSGD, embedded digits)"
 	@echo "make results  reproduce the README's result tables (needs $(DATA))"
@@ -31,6 +32,14 @@ check:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./...
+
+# The tables of docs/RESULTS.md's "CPU speed": the OpenBLAS binding against
+# OpenBLAS's own SGEMM (needs gcc), the training step against PyTorch (needs
+# Debian's python3-torch) and the simulator on gonum and OpenBLAS.
+bench-cpu: build
+	$(GO) run ./internal/cpubench sgemm
+	$(GO) run ./internal/cpubench models
+	./scripts/bench_sim_blas.sh $(BIN) $(DATA)
 
 demo: build
 	./scripts/demo.sh $(BIN)

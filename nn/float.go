@@ -2,6 +2,8 @@ package nn
 
 import (
 	"math"
+	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -30,12 +32,98 @@ func (gonumSGEMM) Name() string { return "gonum (pure Go)" }
 // sgemm computes every float32 matrix product; Use replaces it.
 var sgemm SGEMM = gonumSGEMM{}
 
+// Gonum returns gonum's pure-Go SGEMM, the default.
+func Gonum() SGEMM { return gonumSGEMM{} }
+
 // BLAS returns the library float32 layers compute their matrix products with.
 func BLAS() SGEMM { return sgemm }
 
 // Use makes every float32 matrix product run on s. Call it before training
-// starts, not while layers compute.
-func Use(s SGEMM) { sgemm = s }
+// starts, not while layers compute. Limits set by LimitThreads carry over
+// to s.
+func Use(s SGEMM) {
+	threads.Lock()
+	defer threads.Unlock()
+	if t, ok := sgemm.(Threaded); ok && len(threads.limits) > 0 {
+		t.SetThreads(threads.free)
+	}
+	sgemm = s
+	threads.free = 0
+	threads.apply()
+}
+
+// Threaded is an SGEMM that runs each product on threads of its own, out of
+// sight of the Go scheduler (OpenBLAS's pthreads). gonum's SGEMM is not one:
+// its goroutines share GOMAXPROCS with every other goroutine, so it never
+// oversubscribes the cores.
+type Threaded interface {
+	SGEMM
+	// Threads is how many threads one product may run on.
+	Threads() int
+	// SetThreads sets it; n ≥ 1.
+	SetThreads(n int)
+}
+
+// threadCaps holds the caps LimitThreads put on a Threaded SGEMM. The
+// smallest active cap applies; free is the library's own count, recorded
+// when the first cap applies and restored when the last is released (0
+// while no cap is applied).
+type threadCaps struct {
+	sync.Mutex
+	limits []int
+	free   int
+}
+
+var threads threadCaps
+
+// LimitThreads caps the threads each product of the SGEMM in use runs on at
+// n until release is called. A caller that computes on several goroutines
+// at once sets 1: the simulator's worker pool then fills the cores with
+// single-threaded products instead of pool × BLAS threads fighting over
+// them, and a single model (a live peer) keeps every core for each product.
+// Caps nest; the smallest active one applies. Call it while no product is
+// running. With an SGEMM that is not Threaded it does nothing.
+func LimitThreads(n int) (release func()) {
+	n = max(n, 1)
+	threads.Lock()
+	defer threads.Unlock()
+	threads.limits = append(threads.limits, n)
+	threads.apply()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			threads.Lock()
+			defer threads.Unlock()
+			for i, l := range threads.limits {
+				if l == n {
+					threads.limits = append(threads.limits[:i], threads.limits[i+1:]...)
+					break
+				}
+			}
+			threads.apply()
+		})
+	}
+}
+
+// apply sets the SGEMM in use to the smallest active cap, or back to its own
+// count when none is left. The caller holds threads' lock.
+func (c *threadCaps) apply() {
+	t, ok := sgemm.(Threaded)
+	if !ok {
+		return
+	}
+	if len(c.limits) == 0 {
+		if c.free > 0 {
+			t.SetThreads(c.free)
+			c.free = 0
+		}
+		return
+	}
+	if c.free == 0 {
+		c.free = t.Threads()
+	}
+	t.SetThreads(min(slices.Min(c.limits), c.free))
+}
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C on row-major matrices, where
 // op transposes when tA/tB say so, op(A) is m×k and op(B) k×n: through the

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gradmesh/gradmesh/nn"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -71,6 +72,15 @@ func virtualTime(seconds float64) time.Time {
 	return epoch.Add(time.Duration(seconds * float64(time.Second)))
 }
 
+// OneThreadPerProduct reports whether Run caps the BLAS at one thread per
+// matrix product. With several peers it does: the worker pool runs their
+// steps side by side, rather than pool × BLAS threads fighting over the
+// cores. One peer (the centralized baseline) gets all of the library's
+// threads for each product. The choice depends on the experiment, never on
+// Workers: OpenBLAS's sums, hence the results, change with its thread
+// count.
+func (e *Experiment) OneThreadPerProduct() bool { return e.peers() > 1 }
+
 // Run simulates the experiment to its last round and returns its records.
 // The result depends only on the experiment and its seed, not on the number
 // of workers or the machine's timing.
@@ -82,6 +92,9 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	start := time.Now()
+	if e.OneThreadPerProduct() {
+		defer nn.LimitThreads(1)()
+	}
 	workers := e.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)

@@ -3,6 +3,8 @@ package training
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/gradmesh/gradmesh/nn"
 )
 
 // Backend makes models that compute on one device: the CPU, or a GPU through
@@ -55,9 +57,9 @@ func CloseModel(m Model) error {
 	return nil
 }
 
-// CPUBackend computes with gonum's float32 BLAS on the host. It is the
-// default and holds nothing, so its zero value is ready and Close does
-// nothing.
+// CPUBackend computes on the host with the float32 BLAS nn.Use installed
+// (OpenBLAS when a command found it, gonum otherwise). It is the default
+// and holds nothing, so its zero value is ready and Close does nothing.
 type CPUBackend struct{}
 
 // Name implements Backend.
@@ -65,7 +67,7 @@ func (CPUBackend) Name() string { return "cpu" }
 
 // Device implements Backend.
 func (CPUBackend) Device() string {
-	return fmt.Sprintf("%s/%s, %d logical CPUs, gonum float32 BLAS", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	return fmt.Sprintf("%s/%s, %d logical CPUs, BLAS %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), nn.BLAS().Name())
 }
 
 // NewModel implements Backend.

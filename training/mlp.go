@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/gradmesh/gradmesh/nn"
 )
 
 // MLP is a fully connected network with ReLU hidden layers and a softmax
@@ -168,6 +169,21 @@ func matrix(data []float32, rows, cols int) blas32.General {
 	return blas32.General{Rows: rows, Cols: cols, Stride: cols, Data: data[:rows*cols]}
 }
 
+// gemm computes C = alpha·op(A)·op(B) + beta·C as blas32.Gemm does, with
+// the same arguments, but on the BLAS in use (nn.Gemm): under gonum the
+// results are blas32.Gemm's to the bit.
+func gemm(tA, tB bool, alpha float32, a, b blas32.General, beta float32, c blas32.General) {
+	m, k := a.Rows, a.Cols
+	if tA {
+		m, k = a.Cols, a.Rows
+	}
+	n := b.Cols
+	if tB {
+		n = b.Rows
+	}
+	nn.Gemm(tA, tB, m, n, k, alpha, a.Data, a.Stride, b.Data, b.Stride, beta, c.Data, c.Stride)
+}
+
 // forward runs the batch through the network and returns the logits (batch×classes).
 func (m *MLP) forward(params, x []float32, batch int) blas32.General {
 	m.grow(batch)
@@ -179,7 +195,7 @@ func (m *MLP) forward(params, x []float32, batch int) blas32.General {
 		for r := 0; r < batch; r++ {
 			copy(out.Data[r*out.Stride:r*out.Stride+out.Cols], b)
 		}
-		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, in, w, 1, out)
+		gemm(false, false, 1, in, w, 1, out)
 		if l < last {
 			relu(out.Data)
 		}
@@ -188,10 +204,35 @@ func (m *MLP) forward(params, x []float32, batch int) blas32.General {
 	return in
 }
 
+// relu clamps v at zero in place. max compiles without a branch: a branch
+// on the sign of values that are half negative mispredicts every other
+// time, and cost four times as long. max(-0, 0) is +0; NaN stays NaN.
 func relu(v []float32) {
 	for i, x := range v {
-		if x < 0 {
-			v[i] = 0
+		v[i] = max(x, 0)
+	}
+}
+
+// maskInactive zeroes d where the unit was off: where its activation a is
+// +0 (relu's output is +0, a positive value, or NaN, which passes). It
+// works on the bits, without a branch, for relu's reason: -bits is
+// negative exactly when bits > 0.
+func maskInactive(d, a []float32) {
+	d = d[:len(a)]
+	for i, v := range a {
+		on := uint32(-int32(math.Float32bits(v)) >> 31)
+		d[i] = math.Float32frombits(math.Float32bits(d[i]) & on)
+	}
+}
+
+// addRows adds every row of the rows×len(sum) matrix m into sum.
+func addRows(sum, m []float32) {
+	cols := len(sum)
+	for r := 0; r+cols <= len(m); r += cols {
+		row := m[r : r+cols]
+		sum := sum[:len(row)]
+		for j, d := range row {
+			sum[j] += d
 		}
 	}
 }
@@ -223,25 +264,16 @@ func (m *MLP) LossGrad(params, grad, x []float32, y []int32) float64 {
 			in = matrix(m.acts[l-1], batch, m.sizes[l-1])
 		}
 		gw, gb := m.layer(grad, l)
-		blas32.Gemm(blas.Trans, blas.NoTrans, 1, in, delta, 0, gw)
+		gemm(true, false, 1, in, delta, 0, gw)
 		clear(gb)
-		for r := 0; r < batch; r++ {
-			row := delta.Data[r*delta.Stride : r*delta.Stride+delta.Cols]
-			for j, d := range row {
-				gb[j] += d
-			}
-		}
+		addRows(gb, delta.Data[:batch*delta.Cols])
 		if l == 1 {
 			break
 		}
 		w, _ := m.layer(params, l)
 		prev := matrix(m.deltas[l-1], batch, m.sizes[l-1])
-		blas32.Gemm(blas.NoTrans, blas.Trans, 1, delta, w, 0, prev)
-		for i, a := range in.Data { // ReLU: no gradient where the unit was off
-			if a <= 0 {
-				prev.Data[i] = 0
-			}
-		}
+		gemm(false, true, 1, delta, w, 0, prev)
+		maskInactive(prev.Data, in.Data)
 		delta = prev
 	}
 	return loss / float64(batch)

