@@ -79,6 +79,39 @@ def linear():
     return cases
 
 
+@group
+def conv():
+    """Conv2d, pooling and GroupNorm on odd sizes, strides, padding."""
+    torch.manual_seed(2)
+    cases = []
+    for n, c, h, w, o, k, stride, pad, bias in [
+        (2, 3, 7, 5, 4, 3, 2, 1, True),    # odd sizes, stride 2, padding
+        (2, 1, 7, 6, 4, 5, 1, 2, True),    # LeNet's first layer, smaller
+        (3, 2, 6, 6, 3, 3, 1, 0, False),   # no padding, no bias
+        (2, 3, 7, 7, 5, 1, 2, 0, False),   # a ResNet projection shortcut
+        (1, 2, 4, 3, 2, 3, 3, 2, True),    # padding wider than the stride
+    ]:
+        m = tnn.Conv2d(c, o, k, stride=stride, padding=pad, bias=bias)
+        cfg = {"kind": "conv", "c": c, "h": h, "w": w, "out": o, "kernel": k, "stride": stride, "pad": pad, "bias": bias}
+        cases.append(case(f"conv_{c}x{h}x{w}_to{o}_k{k}s{stride}p{pad}", m, torch.randn(n, c, h, w), cfg))
+    for kind, mod, n, c, h, w, k, stride in [
+        ("maxpool", tnn.MaxPool2d, 2, 3, 7, 7, 2, 2),   # odd size: the last row and column drop
+        ("maxpool", tnn.MaxPool2d, 2, 2, 9, 8, 3, 2),   # overlapping windows
+        ("avgpool", tnn.AvgPool2d, 2, 3, 7, 6, 2, 2),
+        ("avgpool", tnn.AvgPool2d, 2, 2, 5, 5, 3, 1),   # overlapping windows
+    ]:
+        cfg = {"kind": kind, "c": c, "h": h, "w": w, "kernel": k, "stride": stride}
+        cases.append(case(f"{kind}_{c}x{h}x{w}_k{k}s{stride}", mod(k, stride), torch.randn(n, c, h, w), cfg))
+    cases.append(case("global_avgpool_4x5x3", tnn.AdaptiveAvgPool2d(1), torch.randn(3, 4, 5, 3),
+                      {"kind": "global_avgpool", "c": 4, "h": 5, "w": 3}))
+    for n, c, h, w, groups in [(2, 6, 5, 4, 3), (2, 4, 3, 3, 1), (3, 5, 2, 3, 5)]:
+        m = tnn.GroupNorm(groups, c)
+        cfg = {"kind": "groupnorm", "c": c, "h": h, "w": w, "groups": groups}
+        # Off-centre inputs: the mean must come out, not be assumed zero.
+        cases.append(case(f"groupnorm_{c}x{h}x{w}_g{groups}", m, 2 * torch.randn(n, c, h, w) + 0.5, cfg))
+    return cases
+
+
 def main(names):
     torch.set_num_threads(1)
     for name in names or GROUPS:
