@@ -3,6 +3,7 @@ package nn_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -121,6 +122,14 @@ func TestConvLayersGiveTheSameResultsOnAnyNumberOfGoroutines(t *testing.T) {
 				t.Errorf("%s: %d goroutines give different results from one", c.Kind, workers)
 			}
 		}
+		// A convolution too large to keep its patches for the backward pass
+		// unrolls them again, to the same effect.
+		old := nn.SetKeptPatchesMax(0)
+		y, g, dx := run(2)
+		nn.SetKeptPatchesMax(old)
+		if !slices.Equal(y, y1) || !slices.Equal(g, g1) || !slices.Equal(dx, dx1) {
+			t.Errorf("%s: unrolling the patches again gives different results from keeping them", c.Kind)
+		}
 	}
 }
 
@@ -157,3 +166,39 @@ func TestConvLayersRefuseShapesTheyCannotTake(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// Where a window holds equal largest values, the gradient goes to the first
+// of them in row-major order, as PyTorch sends it; a NaN makes the output
+// NaN and takes the gradient (the last one, as in PyTorch).
+func TestMaxPoolBreaksTiesAsPyTorchDoes(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		kernel, stride int
+		x              []float32 // one 1×4×4 plane
+		wantDX         []float32
+	}{
+		{2, 2,
+			[]float32{1, 3, 0, 0, 3, 3, 0, 0, 5, 4, 7, nan, 5, 5, 7, nan},
+			[]float32{0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1}},
+		{3, 1,
+			[]float32{2, 0, 2, 9, 0, 2, 0, 9, 2, 0, 1, 9, 9, 9, 9, 9},
+			[]float32{1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0}},
+	} {
+		l, err := nn.NewMaxPool2d[float32](nn.Image{C: 1, H: 4, W: 4}, c.kernel, c.stride)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := l.Forward(nil, c.x, 1)
+		dy := make([]float32, len(y))
+		for i := range dy {
+			dy[i] = 1
+		}
+		dx := l.Backward(nil, nil, dy, 1, true)
+		if !slices.Equal(dx, c.wantDX) {
+			t.Errorf("kernel %d stride %d: dx %v, want %v (y %v)", c.kernel, c.stride, dx, c.wantDX, y)
+		}
+		if c.kernel == 2 && (!math.IsNaN(float64(y[3])) || !slices.Equal(y[:3], []float32{3, 0, 5})) {
+			t.Errorf("outputs %v, want [3 0 5 NaN]", y)
+		}
+	}
+}

@@ -29,12 +29,17 @@ func planes(g pool2d, n int, do func(plane int)) {
 }
 
 // MaxPool2d is torch.nn.MaxPool2d without padding or dilation: each output
-// is the largest input in its window. The gradient goes to that input, the
-// first of equal ones in row-major order, as PyTorch picks it.
+// is the largest input in its window, NaN if the window holds one. The
+// gradient goes to the input that PyTorch picks: the first of equal largest
+// values in row-major order, or the last NaN.
+//
+// The forward pass keeps no indices: it takes maxima without branches (a
+// branch per comparison mispredicts half the time on real activations,
+// which made pooling cost as much as a convolution), and the backward pass
+// finds each window's largest input again by comparing with the output.
 type MaxPool2d[F Float] struct {
 	pool2d
-	y, dx []F
-	arg   []int32 // per output: the index of its input within its plane
+	x, y, dx []F
 }
 
 // NewMaxPool2d pools in over kernel×kernel windows moved by stride
@@ -68,28 +73,35 @@ func (l *pool2d) FLOPs() float64 { return float64(l.out.Size() * l.kh * l.kw) }
 // Clone implements Layer.
 func (l *MaxPool2d[F]) Clone() Layer[F] { return &MaxPool2d[F]{pool2d: l.pool2d} }
 
-// Forward implements Layer.
+// pair2x2 says whether the window is the common 2×2 with stride 2 (every
+// CNN's down-sampling pool), which both passes unroll.
+func (l *pool2d) pair2x2() bool { return l.kh == 2 && l.kw == 2 && l.sh == 2 && l.sw == 2 }
+
+// Forward implements Layer. Go's max is NaN when either value is.
 func (l *MaxPool2d[F]) Forward(_, x []F, n int) []F {
 	inArea, outArea := l.in.H*l.in.W, l.out.H*l.out.W
+	l.x = x
 	l.y = Grow(l.y, n*l.out.Size())
-	l.arg = Grow(l.arg, n*l.out.Size())
 	planes(l.pool2d, n, func(p int) {
-		src := x[p*inArea:][:inArea]
-		dst, arg := l.y[p*outArea:][:outArea], l.arg[p*outArea:][:outArea]
+		src, dst := x[p*inArea:][:inArea], l.y[p*outArea:][:outArea]
 		for oy := range l.out.H {
-			for ox := range l.out.W {
+			out := dst[oy*l.out.W:][:l.out.W]
+			if l.pair2x2() {
+				top, bottom := src[2*oy*l.in.W:][:l.in.W], src[(2*oy+1)*l.in.W:][:l.in.W]
+				for ox := range out {
+					out[ox] = max(top[2*ox], top[2*ox+1], bottom[2*ox], bottom[2*ox+1])
+				}
+				continue
+			}
+			for ox := range out {
 				at := oy*l.sh*l.in.W + ox*l.sw
-				best, bestAt := src[at], at
+				best := src[at]
 				for ky := range l.kh {
-					row := at + ky*l.in.W
-					for i, v := range src[row : row+l.kw] {
-						// v != v: a NaN wins and stays, as in PyTorch.
-						if v > best || (v != v && best == best) {
-							best, bestAt = v, row+i
-						}
+					for _, v := range src[at+ky*l.in.W:][:l.kw] {
+						best = max(best, v)
 					}
 				}
-				dst[oy*l.out.W+ox], arg[oy*l.out.W+ox] = best, int32(bestAt)
+				out[ox] = best
 			}
 		}
 	})
@@ -104,13 +116,52 @@ func (l *MaxPool2d[F]) Backward(_, _, dy []F, n int, needDX bool) []F {
 	inArea, outArea := l.in.H*l.in.W, l.out.H*l.out.W
 	l.dx = Grow(l.dx, n*l.in.Size())
 	planes(l.pool2d, n, func(p int) {
-		dst := l.dx[p*inArea:][:inArea]
+		src, dst := l.x[p*inArea:][:inArea], l.dx[p*inArea:][:inArea]
+		y, up := l.y[p*outArea:][:outArea], dy[p*outArea:][:outArea]
 		clear(dst)
-		for j, a := range l.arg[p*outArea:][:outArea] {
-			dst[a] += dy[p*outArea+j]
+		for oy := range l.out.H {
+			for ox := range l.out.W {
+				j := oy*l.out.W + ox
+				at := oy*l.sh*l.in.W + ox*l.sw
+				if m := y[j]; m == m && l.pair2x2() {
+					// The first of the four equal to the maximum, without
+					// branches: k counts the leading inputs below it.
+					w := l.in.W
+					n0, n1, n2 := notEqual(src[at], m), notEqual(src[at+1], m), notEqual(src[at+w], m)
+					k := n0 * (1 + n1*(1+n2))
+					dst[at+(k>>1)*w+k&1] += up[j]
+					continue
+				}
+				dst[l.argmax(src, at, y[j])] += up[j]
+			}
 		}
 	})
 	return l.dx
+}
+
+// notEqual is 1 when a ≠ b, else 0, computed without a branch.
+func notEqual[F Float](a, b F) int {
+	if a != b {
+		return 1
+	}
+	return 0
+}
+
+// argmax finds the input of the window at at that the maximum m came from:
+// the first equal to it, or the last NaN when m is NaN.
+func (l *MaxPool2d[F]) argmax(src []F, at int, m F) int {
+	found := -1
+	for ky := range l.kh {
+		row := at + ky*l.in.W
+		for i, v := range src[row:][:l.kw] {
+			if m != m && v != v {
+				found = row + i
+			} else if v == m && found < 0 {
+				return row + i
+			}
+		}
+	}
+	return found
 }
 
 // AvgPool2d is torch.nn.AvgPool2d without padding: each output is the mean

@@ -72,12 +72,15 @@ func buildLeNet5(arg string, input Shape, classes int) (Model, error) {
 // digits it has 61,706 parameters for 10 classes.
 func LeNet5[F nn.Float](in nn.Image, classes int) (nn.Layer[F], error) {
 	b := &builder[F]{}
+	// ReLU and max pooling commute (max(relu(a), relu(b)) = relu(max(a, b))),
+	// and both pick the same input for the gradient, so the ReLU runs after
+	// the pool, on a quarter of the values.
 	conv1 := b.conv("conv1", in, 6, 5, 1, 2, true)
-	b.relu(conv1)
 	pool1 := b.maxPool(conv1, 2)
+	b.relu(pool1)
 	conv2 := b.conv("conv2", pool1, 16, 5, 1, 0, true)
-	b.relu(conv2)
 	pool2 := b.maxPool(conv2, 2)
+	b.relu(pool2)
 	flat := pool2.Size()
 	b.linear("fc1", flat, 120)
 	b.add("", nn.NewReLU[F](120))
