@@ -9,11 +9,12 @@ import (
 	"github.com/gradmesh/gradmesh/nn"
 )
 
-// The convolutional models (registered after softmax and mlp, which the
-// file order of the package keeps first in --help): LeNet-5 and a ResNet for small images, with
+// The convolutional models: LeNet-5 and a ResNet for small images, with
 // PyTorch's module layout, parameter names and default initialisation, so a
 // parameter vector maps one to one onto the state_dict of the same module
-// written in PyTorch (scripts/golden.py writes both).
+// written in PyTorch (scripts/golden.py writes both). They register after
+// softmax and mlp (Go runs a package's init functions in file-name order),
+// which --help and errors list first.
 
 func init() {
 	RegisterModel("lenet5", "lenet5", buildLeNet5)
