@@ -119,14 +119,18 @@ func (l *Conv2d[F]) Clone() Layer[F] {
 	return &c
 }
 
-// scratch sizes the per-worker buffers for chunks of at most maxSamples.
-func (l *Conv2d[F]) scratch(workers int, spans []span) {
+// scratch sizes the per-worker buffers for the chunks spans; patches says
+// whether the workers unroll patches into buffers of their own (they do not
+// when the batch's patches are kept).
+func (l *Conv2d[F]) scratch(workers int, spans []span, patches bool) {
 	most := 0
 	for _, s := range spans {
 		most = max(most, s.hi-s.lo)
 	}
 	cols := most * l.out.H * l.out.W
-	l.cols = perWorker(l.cols, workers, l.patch()*cols)
+	if patches {
+		l.cols = perWorker(l.cols, workers, l.patch()*cols)
+	}
 	l.prods = perWorker(l.prods, workers, l.out.C*cols)
 }
 
@@ -138,9 +142,9 @@ func (l *Conv2d[F]) Forward(p, x []F, n int) []F {
 	area := l.out.H * l.out.W
 	spans := chunks(n, area)
 	workers := workersFor(len(spans))
-	l.scratch(workers, spans)
 	l.keptN = 0
 	keep := n*l.patch()*area <= keptPatchesMax
+	l.scratch(workers, spans, !keep)
 	if keep {
 		l.kept, l.keptN = Grow(l.kept, n*l.patch()*area), n
 	}
@@ -207,12 +211,12 @@ func (l *Conv2d[F]) Backward(p, g, dy []F, n int, needDX bool) []F {
 	weight := p[:l.out.C*l.patch()]
 	spans := chunks(n, l.out.H*l.out.W)
 	workers := workersFor(len(spans))
-	l.scratch(workers, spans)
+	reuse := l.keptN == n
+	l.scratch(workers, spans, !reuse)
 	l.parts = perWorker(l.parts, len(spans), len(g))
 	if needDX {
 		l.dx = Grow(l.dx, n*l.in.Size())
 	}
-	reuse := l.keptN == n
 	forEach(workers, len(spans), func(w, c int) {
 		s := spans[c]
 		cols := (s.hi - s.lo) * l.out.H * l.out.W

@@ -120,23 +120,36 @@ func (l *MaxPool2d[F]) Backward(_, _, dy []F, n int, needDX bool) []F {
 		y, up := l.y[p*outArea:][:outArea], dy[p*outArea:][:outArea]
 		clear(dst)
 		for oy := range l.out.H {
+			if l.pair2x2() {
+				l.back2x2(dst, src, y, up, oy)
+				continue
+			}
 			for ox := range l.out.W {
 				j := oy*l.out.W + ox
-				at := oy*l.sh*l.in.W + ox*l.sw
-				if m := y[j]; m == m && l.pair2x2() {
-					// The first of the four equal to the maximum, without
-					// branches: k counts the leading inputs below it.
-					w := l.in.W
-					n0, n1, n2 := notEqual(src[at], m), notEqual(src[at+1], m), notEqual(src[at+w], m)
-					k := n0 * (1 + n1*(1+n2))
-					dst[at+(k>>1)*w+k&1] += up[j]
-					continue
-				}
-				dst[l.argmax(src, at, y[j])] += up[j]
+				dst[l.argmax(src, oy*l.sh*l.in.W+ox*l.sw, y[j])] += up[j]
 			}
 		}
 	})
 	return l.dx
+}
+
+// back2x2 sends row oy of the upstream gradient of a 2×2, stride-2 pool to
+// the first input of each window equal to its maximum, found without
+// branches: k counts the leading inputs that are not it.
+func (l *MaxPool2d[F]) back2x2(dst, src, y, up []F, oy int) {
+	w := l.in.W
+	top, bottom := src[2*oy*w:][:w], src[(2*oy+1)*w:][:w]
+	ys, ups := y[oy*l.out.W:][:l.out.W], up[oy*l.out.W:][:l.out.W]
+	for ox, m := range ys {
+		at := 2*oy*w + 2*ox
+		if m != m {
+			dst[l.argmax(src, at, m)] += ups[ox]
+			continue
+		}
+		n0, n1, n2 := notEqual(top[2*ox], m), notEqual(top[2*ox+1], m), notEqual(bottom[2*ox], m)
+		k := n0 * (1 + n1*(1+n2))
+		dst[at+(k>>1)*w+k&1] = ups[ox] // windows do not overlap: one write each
+	}
 }
 
 // notEqual is 1 when a ≠ b, else 0, computed without a branch.
