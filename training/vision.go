@@ -164,8 +164,9 @@ type ResNetConfig struct {
 	Depth, Width, Groups int
 }
 
-// resNetDefaults: width 16 is ResNet-20's; two groups per norm is the
-// GroupNorm setting decentralized-learning studies train ResNet-20 with.
+// resNetDefaults: width 16 is ResNet-20's. Two groups per norm is a choice
+// (the spec's third field changes it): even the first stage's 16 channels
+// then normalize over groups of 8 channels of a whole map.
 const (
 	resNetDefaultWidth  = 16
 	resNetDefaultGroups = 2
