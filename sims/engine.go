@@ -99,6 +99,10 @@ func (e *Experiment) Run(ctx context.Context) (*Result, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	// Each worker computes one peer's step at a time. With fewer peers than
+	// workers (a centralized run has one) the idle cores go to the layers
+	// of the steps there are; results do not depend on it.
+	defer nn.SetParallelism(nn.SetParallelism(runtime.GOMAXPROCS(0) / min(workers, e.peers())))
 	jobs := make(chan job, e.peers()+16)
 	var wg sync.WaitGroup
 	for range workers {

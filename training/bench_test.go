@@ -1,9 +1,13 @@
 package training
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/gradmesh/gradmesh/nn"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -59,4 +63,38 @@ func BenchmarkSgemm(b *testing.B) {
 			b.ReportMetric(2*float64(n*n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
+}
+
+// BenchmarkCNNTrainStep measures one LossGrad (forward, backward, every
+// parameter's gradient; no optimizer) of the convolutional models on
+// MNIST-shaped batches, with layers spread over every core GOMAXPROCS gives
+// (nn.SetParallelism): -cpu 1 is the one-thread step, -cpu 2 the two-thread
+// one. scripts/bench_cnn.sh runs it beside PyTorch's step on the same
+// modules (scripts/bench_torch_cnn.py) and prints the ratio.
+func BenchmarkCNNTrainStep(b *testing.B) {
+	for _, spec := range []string{"lenet5", "resnet:8,16", "resnet:20,16"} {
+		for _, batch := range []int{32, 64} {
+			b.Run(fmt.Sprintf("%s/batch%d", spec, batch), func(b *testing.B) { benchTrainStep(b, spec, batch) })
+		}
+	}
+}
+
+func benchTrainStep(b *testing.B, spec string, batch int) {
+	defer nn.SetParallelism(nn.SetParallelism(runtime.GOMAXPROCS(0)))
+	m, err := ParseModel(spec, Shape{1, 28, 28}, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	params := make([]float32, m.NumParams())
+	m.Init(params, rng)
+	grad := make([]float32, len(params))
+	x, y := randomBatch(rng, batch, 784, 10)
+	m.LossGrad(params, grad, x, y) // scratch grows once, outside the timing
+	b.ResetTimer()
+	for b.Loop() {
+		m.LossGrad(params, grad, x, y)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/step")
+	b.ReportMetric(m.TrainFLOPs()*float64(batch)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

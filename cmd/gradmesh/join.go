@@ -13,9 +13,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gradmesh/gradmesh/nn"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -88,8 +91,10 @@ func runJoin(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageError("%v", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	// One model computes here: each product gets all of the BLAS's threads.
+	// A live peer computes one step at a time: each product gets all of the
+	// BLAS's threads, and its layers may use every core.
 	log.Info("blas: " + blasLine)
+	nn.SetParallelism(runtime.GOMAXPROCS(0))
 	return setup.run(ctx, f, log, stdout)
 }
 
