@@ -47,6 +47,27 @@ func (m *Network) Sample(params []float32, prompt []int32, n int, temperature fl
 	return tokens[len(prompt):], nil
 }
 
+// SampleText generates n characters from a language model trained on text
+// data with vocabulary vocab, at the given temperature, drawn from the
+// run's seed. It starts from a newline (the start of a line, where a text
+// file's lines begin) or, in a vocabulary without one, from its first
+// character, and returns the prompt and what follows it.
+func SampleText(m Model, params []float32, vocab Vocab, n int, temperature float64, seed uint64) (string, error) {
+	lm, ok := m.(*Network)
+	if !ok || !lm.LanguageModel() || vocab == nil {
+		return "", fmt.Errorf("training: model %s on this data does not generate text: want a language model (gpt:...) on text data", m.Spec())
+	}
+	prompt, err := vocab.Encode("\n")
+	if err != nil {
+		prompt = []int32{0}
+	}
+	out, err := lm.Sample(params, prompt, n, temperature, rand.New(rand.NewPCG(seed, sampleStream)))
+	if err != nil {
+		return "", err
+	}
+	return vocab.Decode(append(prompt, out...)), nil
+}
+
 // draw picks a token from softmax(logits/temperature), or the largest logit
 // at temperature 0.
 func draw(logits []float32, temperature float64, probs []float64, rng *rand.Rand) int32 {
