@@ -6,25 +6,26 @@ The step is what a gradmesh peer computes each round (Network.LossGrad):
 forward pass over a batch of windows, mean next-token cross-entropy over every
 position, and the gradient of every parameter. PyTorch runs the same GPT as
 scripts/golden.py's (real nn.Embedding, nn.LayerNorm, nn.Linear and nn.GELU
-modules, nanoGPT's layout), with torch.set_num_threads(1) and (2); gradmesh
-runs BenchmarkGPTTrainStep with -cpu 1,2 (GOMAXPROCS), the same sizes
-(training/transformer_bench_test.go's gptBenchCases), in the same run, so
-that the ratio holds on a shared machine where absolute figures do not.
+modules, nanoGPT's layout) under torch.set_num_threads(1) and (2); gradmesh
+runs BenchmarkGPTTrainStep (training/transformer_bench_test.go, the same
+sizes) under -cpu 1 and 2 (GOMAXPROCS). The machine may be shared, so the two
+alternate: each row times gradmesh, then PyTorch, --repeat times, and reports
+the median of each and their ratio.
 
 Needs Debian's python3-torch. From the repository root:
 
-    /usr/bin/python3 scripts/bench_torch_gpt.py [--seconds 3] [--no-go]
+    /usr/bin/python3 scripts/bench_torch_gpt.py [--seconds 2] [--repeat 3] [--no-go]
 """
 
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden import GPT  # noqa: E402  (the module the golden values come from)
@@ -37,7 +38,7 @@ CASES = [
 
 
 def case_name(layers, width, heads, context, batch):
-    return f"gpt:{layers},{width},{heads}/ctx{context}/batch{batch}"
+    return f"gpt:{layers},{width},{heads}-ctx{context}-batch{batch}"
 
 
 def torch_step_seconds(layers, width, heads, context, vocab, batch, seconds):
@@ -61,37 +62,42 @@ def torch_step_seconds(layers, width, heads, context, vocab, batch, seconds):
             return elapsed / steps
 
 
-def go_step_seconds(seconds):
-    """Seconds per step of BenchmarkGPTTrainStep, by case name and GOMAXPROCS."""
+def go_step_seconds(name, threads, seconds):
+    """Seconds per step of one case of BenchmarkGPTTrainStep."""
+    pattern = "^BenchmarkGPTTrainStep$/^" + re.escape(name) + "$"
     out = subprocess.run(
-        ["go", "test", "./training/", "-run", "^$", "-bench", "BenchmarkGPTTrainStep",
-         "-benchtime", f"{seconds}s", "-cpu", "1,2", "-count", "1"],
+        ["go", "test", "./training/", "-run", "^$", "-bench", pattern,
+         "-benchtime", f"{seconds}s", "-cpu", str(threads), "-count", "1"],
         check=True, capture_output=True, text=True).stdout
-    times = {}
-    for line in out.splitlines():
-        m = re.match(r"BenchmarkGPTTrainStep/(\S+?)(?:-(\d+))?\s+\d+\s+([\d.]+) ns/op", line)
-        if m:
-            times[(m.group(1), int(m.group(2) or 1))] = float(m.group(3)) / 1e9
-    return times
+    m = re.search(r"^BenchmarkGPTTrainStep/\S+\s+\d+\s+([\d.]+) ns/op", out, re.M)
+    if not m:
+        sys.exit(f"no timing for {name} in go test's output:\n{out}")
+    return float(m.group(1)) / 1e9
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed run per row (default 3)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="timed run per measurement (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating measurements per row (default 3)")
     parser.add_argument("--no-go", action="store_true", help="time PyTorch only")
     args = parser.parse_args()
-    print(f"# PyTorch {torch.__version__} on the CPU; gradmesh with its BLAS as BenchmarkGPTTrainStep runs it")
-    go = {} if args.no_go else go_step_seconds(args.seconds)
-    print(f"{'model':<30} {'threads':>7} {'torch ms':>9} {'torch tok/s':>12} {'gradmesh ms':>12} {'gradmesh tok/s':>15} {'gradmesh/torch':>15}")
+    print(f"# PyTorch {torch.__version__} on the CPU; gradmesh with its default BLAS; medians of {args.repeat}")
+    print(f"{'model':<28} {'threads':>7} {'torch ms':>9} {'torch tok/s':>12} "
+          f"{'gradmesh ms':>12} {'gradmesh tok/s':>15} {'gradmesh/torch':>15}")
     for layers, width, heads, context, vocab, batch in CASES:
         name = case_name(layers, width, heads, context, batch)
+        tokens = batch * context
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            t = torch_step_seconds(layers, width, heads, context, vocab, batch, args.seconds)
-            tokens = batch * context
-            row = f"{name:<30} {threads:>7} {t * 1e3:>9.2f} {tokens / t:>12.0f}"
-            g = go.get((name, threads))
-            if g is not None:
+            tt, gt = [], []
+            for _ in range(args.repeat):
+                if not args.no_go:
+                    gt.append(go_step_seconds(name, threads, args.seconds))
+                tt.append(torch_step_seconds(layers, width, heads, context, vocab, batch, args.seconds))
+            t = statistics.median(tt)
+            row = f"{name:<28} {threads:>7} {t * 1e3:>9.2f} {tokens / t:>12.0f}"
+            if gt:
+                g = statistics.median(gt)
                 row += f" {g * 1e3:>12.2f} {tokens / g:>15.0f} {t / g:>14.2f}x"
             print(row, flush=True)
 

@@ -22,7 +22,7 @@ var gptBenchCases = []struct {
 // tokens/s (every position of a window is a predicted token).
 func BenchmarkGPTTrainStep(b *testing.B) {
 	for _, c := range gptBenchCases {
-		name := fmt.Sprintf("gpt:%d,%d,%d/ctx%d/batch%d", c.cfg.Layers, c.cfg.Width, c.cfg.Heads, c.cfg.Context, c.batch)
+		name := fmt.Sprintf("gpt:%d,%d,%d-ctx%d-batch%d", c.cfg.Layers, c.cfg.Width, c.cfg.Heads, c.cfg.Context, c.batch)
 		b.Run(name, func(b *testing.B) {
 			m, err := NewGPT(c.cfg)
 			if err != nil {

@@ -73,6 +73,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer dev.backend.Close()
+	cpuModel := exp.Model // generates --sample's text: a device's model need not
 	if dev.backend.Name() != "cpu" {
 		// Each worker clones this model: one device model per worker, their
 		// calls serialised by the backend.
@@ -94,7 +95,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	printSummary(stdout, s, res, *out, dev.describe())
 	if *sample > 0 {
-		text, err := training.SampleText(exp.Model, res.Final[0], exp.Test.Vocab, *sample, *temperature, s.Seed)
+		text, err := training.SampleText(cpuModel, res.Final[0], exp.Test.Vocab, *sample, *temperature, s.Seed)
 		if err != nil {
 			return err
 		}
