@@ -143,10 +143,11 @@ func (r Recipe) load() (train, test *Dataset, err error) {
 // token, among its inputs.
 func (r Recipe) fits(m Model, train *Dataset) error {
 	lm, ok := m.(interface{ LanguageModel() bool })
-	switch text := train.Vocab != nil; {
-	case ok && lm.LanguageModel() && !text:
+	predictsTokens, text := ok && lm.LanguageModel(), train.Vocab != nil
+	switch {
+	case predictsTokens && !text:
 		return fmt.Errorf("model %q predicts the next token: it needs text data (--dataset text:PATH or fortunes), not %q", r.Model, r.Dataset)
-	case !(ok && lm.LanguageModel()) && text:
+	case !predictsTokens && text:
 		return fmt.Errorf("model %q is a classifier, but --dataset %s holds windows of text whose label is their own last token: want a language model (gpt:...)", r.Model, r.Dataset)
 	}
 	return nil
