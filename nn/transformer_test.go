@@ -43,13 +43,23 @@ func TestAttentionGradientsMatchFiniteDifferences(t *testing.T) {
 	nntest.CheckGradients(t, mustAttention[float64](t, 8, 2, 5), 2, 5, nntest.GradCheck{})
 	nntest.CheckGradients(t, mustAttention[float64](t, 6, 3, 4), 3, 6, nntest.GradCheck{})
 	nntest.CheckGradients(t, mustAttention[float64](t, 4, 1, 1), 2, 7, nntest.GradCheck{}) // one position attends to itself only
+	// Past 32 positions the products run by blocks of query rows: two
+	// blocks, then three with a short last one.
+	nntest.CheckGradients(t, mustAttention[float64](t, 4, 2, 40), 1, 8, nntest.GradCheck{MaxCoords: 300})
+	nntest.CheckGradients(t, mustAttention[float64](t, 2, 1, 70), 1, 9, nntest.GradCheck{MaxCoords: 300})
 }
 
 // Position t's output must not depend on any later position's input: that
 // is what lets a language model train on every position of a window at
 // once, and sample from a window padded past the text it has.
 func TestAttentionIsCausal(t *testing.T) {
-	const dim, heads, context, n = 8, 2, 6, 2
+	for _, c := range []struct{ context, changed int }{{6, 3}, {70, 40}} {
+		checkCausal(t, 8, 2, c.context, c.changed)
+	}
+}
+
+func checkCausal(t *testing.T, dim, heads, context, changed int) {
+	const n = 2
 	a := mustAttention[float64](t, dim, heads, context)
 	rng := rand.New(rand.NewPCG(1, 1))
 	p := make([]float32, nn.NumParams(a.Params()))
@@ -63,7 +73,6 @@ func TestAttentionIsCausal(t *testing.T) {
 		x[i] = rng.NormFloat64()
 	}
 	before := append([]float64(nil), a.Forward(p64, x, n)...)
-	const changed = 3
 	for s := 0; s < n; s++ {
 		for j := 0; j < dim; j++ {
 			x[(s*context+changed)*dim+j] += 1
@@ -150,6 +159,11 @@ func TestTransformerLayersMatchPyTorch(t *testing.T) {
 		default:
 			continue // the whole model's case: training's test reads it
 		}
-		t.Run(c.Name, func(t *testing.T) { nntest.CheckGolden(t, layer, c) })
+		t.Run(c.Name, func(t *testing.T) {
+			// Twice on one layer: the second pass runs on scratch the
+			// first left behind, which must not leak into its results.
+			nntest.CheckGolden(t, layer, c)
+			nntest.CheckGolden(t, layer, c)
+		})
 	}
 }

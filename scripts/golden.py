@@ -192,6 +192,9 @@ def gpt():
              {"dim": 8, "heads": 2, "context": t}),
         case("attention_d6_h3_t4", CausalSelfAttention(6, 3, 4), torch.randn(3, 4, 6),
              {"dim": 6, "heads": 3, "context": 4}),
+        # Past 32 positions the Go layer runs its products by blocks of rows.
+        case("attention_d4_h2_t40", CausalSelfAttention(4, 2, 40), torch.randn(2, 40, 4),
+             {"dim": 4, "heads": 2, "context": 40}),
     ]
     cfg = {"layers": 2, "width": 8, "heads": 2, "context": t, "vocab": v}
     windows = token_windows(4, t, v)
