@@ -5,20 +5,28 @@ package nn
 // position per sample; a transformer's projections have one per token.
 type Linear[F Float] struct {
 	in, out, positions int
+	bias               bool // false: no bias tensor (Linear(..., bias=False))
 	x, y, dx           []F
 }
 
 // NewLinear maps in features to out at each of positions positions.
 func NewLinear[F Float](in, out, positions int) *Linear[F] {
+	return &Linear[F]{in: in, out: out, positions: positions, bias: true}
+}
+
+// NewLinearNoBias is NewLinear without the bias, as torch.nn.Linear(in, out,
+// bias=False): a language model's output head, for one.
+func NewLinearNoBias[F Float](in, out, positions int) *Linear[F] {
 	return &Linear[F]{in: in, out: out, positions: positions}
 }
 
 // Params implements Layer.
 func (l *Linear[F]) Params() []Param {
-	return []Param{
-		{Name: "weight", Shape: []int{l.out, l.in}, Init: FanIn(l.in)},
-		{Name: "bias", Shape: []int{l.out}, Init: FanIn(l.in)},
+	ps := []Param{{Name: "weight", Shape: []int{l.out, l.in}, Init: FanIn(l.in)}}
+	if l.bias {
+		ps = append(ps, Param{Name: "bias", Shape: []int{l.out}, Init: FanIn(l.in)})
 	}
+	return ps
 }
 
 // InSize implements Layer.
@@ -27,6 +35,7 @@ func (l *Linear[F]) InSize() int { return l.in * l.positions }
 // OutSize implements Layer.
 func (l *Linear[F]) OutSize() int { return l.out * l.positions }
 
+// split returns the weight and the bias (empty without one).
 func (l *Linear[F]) split(p []F) (w, b []F) { return p[:l.out*l.in], p[l.out*l.in:] }
 
 // Forward implements Layer.
@@ -35,10 +44,14 @@ func (l *Linear[F]) Forward(p, x []F, n int) []F {
 	w, b := l.split(p)
 	l.x = x
 	l.y = Grow(l.y, rows*l.out)
-	for r := 0; r < rows; r++ {
-		copy(l.y[r*l.out:(r+1)*l.out], b)
+	var beta F // 0: the product overwrites y
+	if l.bias {
+		for r := 0; r < rows; r++ {
+			copy(l.y[r*l.out:(r+1)*l.out], b)
+		}
+		beta = 1
 	}
-	Gemm(false, true, rows, l.out, l.in, 1, x, l.in, w, l.in, 1, l.y, l.out)
+	Gemm(false, true, rows, l.out, l.in, 1, x, l.in, w, l.in, beta, l.y, l.out)
 	return l.y
 }
 
@@ -48,10 +61,12 @@ func (l *Linear[F]) Backward(p, g, dy []F, n int, needDX bool) []F {
 	w, _ := l.split(p)
 	gw, gb := l.split(g)
 	Gemm(true, false, l.out, l.in, rows, 1, dy, l.out, l.x, l.in, 0, gw, l.in)
-	clear(gb)
-	for r := 0; r < rows; r++ {
-		for j, d := range dy[r*l.out : (r+1)*l.out] {
-			gb[j] += d
+	if l.bias {
+		clear(gb)
+		for r := 0; r < rows; r++ {
+			for j, d := range dy[r*l.out : (r+1)*l.out] {
+				gb[j] += d
+			}
 		}
 	}
 	if !needDX {
@@ -66,4 +81,6 @@ func (l *Linear[F]) Backward(p, g, dy []F, n int, needDX bool) []F {
 func (l *Linear[F]) FLOPs() float64 { return 2 * float64(l.in*l.out*l.positions) }
 
 // Clone implements Layer.
-func (l *Linear[F]) Clone() Layer[F] { return NewLinear[F](l.in, l.out, l.positions) }
+func (l *Linear[F]) Clone() Layer[F] {
+	return &Linear[F]{in: l.in, out: l.out, positions: l.positions, bias: l.bias}
+}

@@ -32,7 +32,7 @@ func TestSummaryConfigKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"aggregate", "algo", "bandwidth_mbps", "batch", "dataset", "degree", "edge_preset", "epochs", "eval_every",
+	want := []string{"aggregate", "algo", "bandwidth_mbps", "batch", "context", "dataset", "degree", "edge_preset", "epochs", "eval_every",
 		"eval_samples", "latency_ms", "long_links", "long_period", "lr", "mix", "mobility_speedup", "model", "momentum",
 		"neighbors", "nesterov", "optimizer", "partition", "peer_gflops", "peers", "round_timeout_ms", "rounds", "schedule", "seed",
 		"test_fraction", "topology", "warmup_rounds", "weight_decay", "weighting"}

@@ -20,10 +20,13 @@ type Record struct {
 
 // Summary is the headline of a run, written as summary.json.
 type Summary struct {
-	FinalTestAccuracy      float64        `json:"final_test_accuracy"` // mean over peers, full test set
-	FinalTestAccuracyMin   float64        `json:"final_test_accuracy_min"`
-	FinalTestAccuracyMax   float64        `json:"final_test_accuracy_max"`
-	FinalTestLoss          float64        `json:"final_test_loss"`
+	FinalTestAccuracy    float64 `json:"final_test_accuracy"` // mean over peers, full test set
+	FinalTestAccuracyMin float64 `json:"final_test_accuracy_min"`
+	FinalTestAccuracyMax float64 `json:"final_test_accuracy_max"`
+	FinalTestLoss        float64 `json:"final_test_loss"`
+	// FinalTestPerplexity is exp(FinalTestLoss) for language models on
+	// text data, whose loss is in nats per token; absent otherwise.
+	FinalTestPerplexity    *float64       `json:"final_test_perplexity,omitempty"`
 	FinalConsensusDistance float64        `json:"final_consensus_distance"`
 	Rounds                 int            `json:"rounds"`
 	SamplesSeen            int64          `json:"samples_seen"`
@@ -59,6 +62,9 @@ type MobilityStats struct {
 type Result struct {
 	Records []Record
 	Summary
+	// Final holds every peer's parameters after the last round, in peer
+	// order (one vector for centralized training).
+	Final [][]float32
 }
 
 func (e *Experiment) summarize(points []*evalPoint, end float64) *Result {
@@ -87,6 +93,11 @@ func (e *Experiment) summarize(points []*evalPoint, end float64) *Result {
 		FinalTestLoss: last.TestLoss, FinalConsensusDistance: last.Consensus, Rounds: last.Round,
 		SamplesSeen: last.SamplesSeen, BytesSentPerPeer: last.BytesSentPerPeer, VirtualSeconds: end,
 		Peers: n, Params: len(e.Init), SpectralGap: e.SpectralGap, LabelSkew: e.LabelSkew, Overlay: e.Overlay,
+	}
+	res.Final = points[len(points)-1].params
+	if e.Test != nil && e.Test.Vocab != nil {
+		ppl := math.Exp(last.TestLoss)
+		res.FinalTestPerplexity = &ppl
 	}
 	if e.Target > 0 {
 		t := e.Target

@@ -17,6 +17,9 @@ type Dataset struct {
 	Shape   Shape
 	Dim     int
 	Classes int
+	// Vocab is the character of each token id for text data (the windows
+	// of LoadText, whose Classes is len(Vocab)); nil for other data.
+	Vocab Vocab
 }
 
 // Len returns the number of samples.
@@ -50,7 +53,7 @@ func (d *Dataset) Validate() error {
 // Subset returns a new dataset holding the samples at idx, in that order, of
 // the same shape (features are copied, so the subset owns its memory).
 func (d *Dataset) Subset(idx []int) *Dataset {
-	s := &Dataset{Name: d.Name, Shape: slices.Clone(d.Shape), Dim: d.Dim, Classes: d.Classes,
+	s := &Dataset{Name: d.Name, Shape: slices.Clone(d.Shape), Dim: d.Dim, Classes: d.Classes, Vocab: d.Vocab,
 		X: make([]float32, 0, len(idx)*d.Dim), Y: make([]int32, 0, len(idx))}
 	for _, i := range idx {
 		s.X = append(s.X, d.Row(i)...)

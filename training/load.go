@@ -9,8 +9,13 @@ import (
 // value: "digits" (embedded), "mnist" or "idx" (IDX files in dataDir) or
 // "csv:PATH". Sets without their own test split are split by testFraction,
 // stratified and seeded. Statistics for standardization come from the
-// training split only.
+// training split only. Text data ("text:PATH", "fortunes") is LoadText's,
+// in windows of DefaultContext tokens and not standardized: token ids are
+// not measurements.
 func LoadDataset(spec, dataDir string, testFraction float64, seed uint64) (train, test *Dataset, err error) {
+	if IsTextDataset(spec) {
+		return LoadText(spec, dataDir, DefaultContext)
+	}
 	name, arg, _ := strings.Cut(spec, ":")
 	perFeature := true
 	switch name {
@@ -34,7 +39,7 @@ func LoadDataset(spec, dataDir string, testFraction float64, seed uint64) (train
 			train, test, err = SplitTrainTest(all, testFraction, seed)
 		}
 	default:
-		return nil, nil, fmt.Errorf("--dataset %q: want digits, mnist (with --data-dir) or csv:PATH", spec)
+		return nil, nil, fmt.Errorf("--dataset %q: want digits, mnist (with --data-dir), csv:PATH, text:PATH or fortunes", spec)
 	}
 	if err != nil {
 		return nil, nil, err

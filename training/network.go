@@ -117,6 +117,9 @@ func (m *Network) LossGrad(params, grad, x []float32, y []int32) float64 {
 	return loss / float64(rows)
 }
 
+// evalPositions caps the positions a language model scores per chunk.
+const evalPositions = 4096
+
 // Evaluate implements Model. A sample's loss is the mean over its rows (for
 // a language model, its tokens: the sum is in nats per token, times the
 // samples), and it counts as correct when its last row's largest logit is on
@@ -125,6 +128,13 @@ func (m *Network) Evaluate(params, x []float32, y []int32) (int, float64) {
 	m.checkParams(params)
 	m.checkBatch(x, len(y))
 	chunk := max(1, min(evalChunk, (1<<22)/(m.body.OutSize()+m.body.InSize())))
+	if m.nextToken {
+		// A transformer's layers keep dozens of width-sized activations
+		// per position: score no more positions at once than a training
+		// batch of a few thousand tokens, so evaluation grows no scratch
+		// far beyond training's.
+		chunk = max(1, min(chunk, evalPositions/m.positions))
+	}
 	in := m.body.InSize()
 	correct, lossSum := 0, 0.0
 	for start := 0; start < len(y); start += chunk {

@@ -17,7 +17,7 @@ import (
 // names they take on the command line; the JSON keys are those of the
 // simulator's summary.json "config".
 type Recipe struct {
-	Dataset   string  `json:"dataset"` // digits|mnist|idx|csv:PATH, as LoadDataset reads it
+	Dataset   string  `json:"dataset"` // digits|mnist|idx|csv:PATH|text:PATH|fortunes, as LoadDataset and LoadText read it
 	DataDir   string  `json:"data_dir,omitempty"`
 	Model     string  `json:"model"`     // a registered model's spec, as ParseModel reads it
 	Partition string  `json:"partition"` // iid|dirichlet:ALPHA|shards:K, as Partition reads it
@@ -35,6 +35,9 @@ type Recipe struct {
 	// TestFraction is the held-out share of data sets without their own
 	// test split (digits, csv).
 	TestFraction float64 `json:"test_fraction"`
+	// Context is the tokens a language model reads per window of text data
+	// (each window holds one more, the last target); other data ignores it.
+	Context int `json:"context"`
 }
 
 // DefaultRecipe is what gradmesh sim and gradmesh join train with no flags:
@@ -42,7 +45,7 @@ type Recipe struct {
 // schedule.
 func DefaultRecipe() Recipe {
 	return Recipe{Dataset: "digits", Model: "mlp:64", Partition: "iid", Mix: "atc", Batch: 16, LR: 0.1,
-		Schedule: "cosine", Optimizer: "sgd", Momentum: 0.9, Seed: 1, TestFraction: 0.2}
+		Schedule: "cosine", Optimizer: "sgd", Momentum: 0.9, Seed: 1, TestFraction: 0.2, Context: DefaultContext}
 }
 
 // Check reports the first setting that cannot train, naming its flag, before
@@ -56,6 +59,8 @@ func (r Recipe) Check() error {
 		return fmt.Errorf("--batch %d: need at least 1 sample per step", r.Batch)
 	case r.Warmup < 0:
 		return fmt.Errorf("--warmup %d: want ≥ 0 rounds", r.Warmup)
+	case IsTextDataset(r.Dataset) && r.Context < 1:
+		return fmt.Errorf("--context %d: want at least 1 token", r.Context)
 	}
 	if _, _, err := lookupModel(r.Model); err != nil {
 		return err
@@ -92,7 +97,8 @@ func (r Recipe) LRSchedule(rounds int) (Schedule, error) {
 // batches) comes from its methods and from a Stepper.
 type PreparedRecipe struct {
 	Recipe Recipe
-	// Train and Test are standardized with the training set's statistics.
+	// Train and Test are standardized with the training set's statistics,
+	// but for text data, whose values are token ids.
 	Train, Test *Dataset
 	// Model is a prototype: each goroutine that computes clones it.
 	Model Model
@@ -106,7 +112,7 @@ func (r Recipe) Prepare() (*PreparedRecipe, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
-	train, test, err := LoadDataset(r.Dataset, r.DataDir, r.TestFraction, r.Seed)
+	train, test, err := r.load()
 	if err != nil {
 		return nil, err
 	}
@@ -114,9 +120,37 @@ func (r Recipe) Prepare() (*PreparedRecipe, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.fits(model, train); err != nil {
+		return nil, err
+	}
 	init := make([]float32, model.NumParams())
 	model.Init(init, rand.New(rand.NewPCG(r.Seed, initStream)))
 	return &PreparedRecipe{Recipe: r, Train: train, Test: test, Model: model, Init: init}, nil
+}
+
+// load reads the recipe's data: text in windows of Context tokens, other
+// data standardized.
+func (r Recipe) load() (train, test *Dataset, err error) {
+	if IsTextDataset(r.Dataset) {
+		return LoadText(r.Dataset, r.DataDir, r.Context)
+	}
+	return LoadDataset(r.Dataset, r.DataDir, r.TestFraction, r.Seed)
+}
+
+// fits refuses a model that cannot learn from the data however its sizes
+// fit: a language model reads token ids, which only text data holds, and a
+// classifier on text windows would read its label, the window's last
+// token, among its inputs.
+func (r Recipe) fits(m Model, train *Dataset) error {
+	lm, ok := m.(interface{ LanguageModel() bool })
+	predictsTokens, text := ok && lm.LanguageModel(), train.Vocab != nil
+	switch {
+	case predictsTokens && !text:
+		return fmt.Errorf("model %q predicts the next token: it needs text data (--dataset text:PATH or fortunes), not %q", r.Model, r.Dataset)
+	case !predictsTokens && text:
+		return fmt.Errorf("model %q is a classifier, but --dataset %s holds windows of text whose label is their own last token: want a language model (gpt:...)", r.Model, r.Dataset)
+	}
+	return nil
 }
 
 // Partition deals the training set out to peers with the recipe's

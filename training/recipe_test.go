@@ -218,7 +218,7 @@ func TestRecipeJSONKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"batch", "dataset", "lr", "mix", "model", "momentum", "nesterov", "optimizer", "partition",
+	want := []string{"batch", "context", "dataset", "lr", "mix", "model", "momentum", "nesterov", "optimizer", "partition",
 		"schedule", "seed", "test_fraction", "warmup_rounds", "weight_decay"} // data_dir is omitted when empty
 	if !slices.Equal(keys, want) {
 		t.Errorf("JSON keys %q, want %q", keys, want)

@@ -25,6 +25,9 @@ const (
 	// evalSubsetStream picks the test samples the simulator scores at
 	// intermediate evaluation points (PreparedRecipe.EvalSubset).
 	evalSubsetStream = 0x6576616c // "eval"
+	// sampleStream draws the text a trained language model generates
+	// (SampleText).
+	sampleStream = 0x73616d706c65 // "sample"
 )
 
 // PeerBatchRand returns the generator of simulated peer i's minibatches

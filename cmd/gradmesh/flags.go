@@ -10,8 +10,9 @@ import (
 // addTrainingFlags registers the flags gradmesh sim and gradmesh join share:
 // the run's recipe, what a peer learns from and how. Defaults come from r.
 func addTrainingFlags(fs *flag.FlagSet, r *training.Recipe) {
-	fs.StringVar(&r.Dataset, "dataset", r.Dataset, "data: digits (embedded)|mnist (IDX files in --data-dir)|csv:PATH")
-	fs.StringVar(&r.DataDir, "data-dir", r.DataDir, "directory of IDX files named like MNIST's (train-images-idx3-ubyte[.gz], ...)")
+	fs.StringVar(&r.Dataset, "dataset", r.Dataset, "data: digits (embedded)|mnist (IDX files in --data-dir)|csv:PATH|text:PATH (any UTF-8 file, character tokens)|fortunes (Debian's fortunes package)")
+	fs.StringVar(&r.DataDir, "data-dir", r.DataDir, "directory of IDX files named like MNIST's (train-images-idx3-ubyte[.gz], ...), or of fortune files (default "+training.FortunesDir+")")
+	fs.IntVar(&r.Context, "context", r.Context, "tokens a language model reads per window of text data (text:PATH, fortunes)")
 	fs.StringVar(&r.Model, "model", r.Model, "model: "+strings.Join(training.ModelUsages(), "|")+" (every peer of a run uses the same)")
 	fs.StringVar(&r.Partition, "partition", r.Partition, "how data is split over peers: iid|dirichlet:ALPHA|shards:K")
 	fs.IntVar(&r.Batch, "batch", r.Batch, "minibatch size of each local step")

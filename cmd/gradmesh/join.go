@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -294,8 +295,13 @@ func (s *joinSetup) run(ctx context.Context, f joinFlags, log *slog.Logger, stdo
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "peer %s: %d rounds, final test accuracy %.4f, %d neighbors, %d bytes in, %d bytes out\n",
-		sum.PeerID, sum.Rounds, sum.FinalTestAccuracy, len(sum.Neighbors), sum.BytesIn, sum.BytesOut)
+	quality := fmt.Sprintf("final test accuracy %.4f", sum.FinalTestAccuracy)
+	if s.recipe.Test.Vocab != nil {
+		quality = fmt.Sprintf("final validation loss %.4f nats/token, perplexity %.3f, next-token accuracy %.4f",
+			sum.FinalTestLoss, math.Exp(sum.FinalTestLoss), sum.FinalTestAccuracy)
+	}
+	fmt.Fprintf(stdout, "peer %s: %d rounds, %s, %d neighbors, %d bytes in, %d bytes out\n",
+		sum.PeerID, sum.Rounds, quality, len(sum.Neighbors), sum.BytesIn, sum.BytesOut)
 	return nil
 }
 
