@@ -60,7 +60,7 @@ func TestJoinRejectsBadRecipeFlags(t *testing.T) {
 		{[]string{"--mix", "x"}, `--mix "x": want atc`},
 		{[]string{"--batch", "0"}, "--batch 0: "},
 		{[]string{"--warmup", "-1"}, "--warmup -1: "},
-		{[]string{"--model", "cnn"}, `unknown model "cnn" (want softmax or mlp:H1[,H2...])`},
+		{[]string{"--model", "cnn"}, `unknown model "cnn" (want softmax, mlp:H1[,H2...]`},
 		{[]string{"--optimizer", "rmsprop"}, `"rmsprop"`},
 		{[]string{"--shard", "6/6"}, `--shard "6/6"`},
 		{[]string{"--partition", "shards:0", "--shard", "1/4"}, "0 classes per peer"},
