@@ -117,8 +117,11 @@ func (m *Network) LossGrad(params, grad, x []float32, y []int32) float64 {
 	return loss / float64(rows)
 }
 
-// evalPositions caps the positions a language model scores per chunk.
-const evalPositions = 4096
+// evalWork bounds the forward work, in FLOPs, of one chunk of an
+// evaluation. A layer's activations grow with its work, so this also bounds
+// the scratch each of the simulator's model copies keeps: a ResNet-20 scores
+// a few dozen images at a time, LeNet-5 and a small GPT hundreds of samples.
+const evalWork = 1 << 31
 
 // Evaluate implements Model. A sample's loss is the mean over its rows (for
 // a language model, its tokens: the sum is in nats per token, times the
@@ -127,14 +130,7 @@ const evalPositions = 4096
 func (m *Network) Evaluate(params, x []float32, y []int32) (int, float64) {
 	m.checkParams(params)
 	m.checkBatch(x, len(y))
-	chunk := max(1, min(evalChunk, (1<<22)/(m.body.OutSize()+m.body.InSize())))
-	if m.nextToken {
-		// A transformer's layers keep dozens of width-sized activations
-		// per position: score no more positions at once than a training
-		// batch of a few thousand tokens, so evaluation grows no scratch
-		// far beyond training's.
-		chunk = max(1, min(chunk, evalPositions/m.positions))
-	}
+	chunk := max(1, min(evalChunk, int(evalWork/max(1, m.body.FLOPs()))))
 	in := m.body.InSize()
 	correct, lossSum := 0, 0.0
 	for start := 0; start < len(y); start += chunk {

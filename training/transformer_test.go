@@ -231,10 +231,10 @@ func runesOf(ids []int32) []rune {
 	return r
 }
 
-// Evaluate scores a language model's windows in chunks of evalPositions
-// positions; the chunking must not change what it counts.
+// Evaluate scores a language model's windows in chunks of at most evalChunk
+// samples; the chunking must not change what it counts.
 func TestLanguageModelEvaluationDoesNotDependOnChunks(t *testing.T) {
-	const context, vocab, n = 4, 5, evalPositions/4 + 76
+	const context, vocab, n = 4, 5, evalChunk + 76
 	m, err := NewGPT(GPTConfig{Layers: 1, Width: 8, Heads: 2, Context: context, Vocab: vocab})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +251,7 @@ func TestLanguageModelEvaluationDoesNotDependOnChunks(t *testing.T) {
 		y[s] = int32(x[s*(context+1)+context])
 	}
 	correct, loss := m.Evaluate(params, x, y)
-	const split = 600 // both parts fit one chunk
+	const split = 300 // both parts fit one chunk
 	c1, l1 := m.Evaluate(params, x[:split*(context+1)], y[:split])
 	c2, l2 := m.Evaluate(params, x[split*(context+1):], y[split:])
 	if correct != c1+c2 || math.Abs(loss-(l1+l2)) > 1e-9*loss {
