@@ -58,7 +58,17 @@ func chunks(n, perSample int) []span {
 // workersFor is how many goroutines run jobs pieces of work: at most
 // Parallelism, at most one per piece. A layer reads it once per pass, sizes
 // its per-worker scratch to it and hands it to forEach.
-func workersFor(jobs int) int { return max(1, min(Parallelism(), jobs)) }
+//
+// A BLAS that runs each product on threads of its own already fills the
+// cores it was given; goroutines calling it side by side would put
+// goroutines × threads on them, and its threads spin while they wait. With
+// one, chunks run one after another unless the BLAS is down to one thread.
+func workersFor(jobs int) int {
+	if t, ok := BLAS().(Threaded); ok && t.Threads() > 1 {
+		return 1
+	}
+	return max(1, min(Parallelism(), jobs))
+}
 
 // forEach runs do(worker, i) for every i in [0, jobs) on the given number of
 // goroutines. worker, below workers, names the goroutine that runs the job,

@@ -69,8 +69,8 @@ func BenchmarkSgemm(b *testing.B) {
 // parameter's gradient; no optimizer) of the convolutional models on
 // MNIST-shaped batches, with layers spread over every core GOMAXPROCS gives
 // (nn.SetParallelism): -cpu 1 is the one-thread step, -cpu 2 the two-thread
-// one. scripts/bench_cnn.sh runs it beside PyTorch's step on the same
-// modules (scripts/bench_torch_cnn.py) and prints the ratio.
+// one. internal/cpubench times the same step beside PyTorch's on the same
+// modules (scripts/bench_torch_step.py) and prints the ratio.
 func BenchmarkCNNTrainStep(b *testing.B) {
 	for _, spec := range []string{"lenet5", "resnet:8,16", "resnet:20,16"} {
 		for _, batch := range []int{32, 64} {

@@ -7,7 +7,7 @@ import (
 )
 
 // gptBenchCases are the sizes BenchmarkGPTTrainStep and
-// scripts/bench_torch_gpt.py time alike: a small character model and the
+// internal/cpubench (with scripts/bench_torch_step.py) time alike: a small character model and the
 // one docs/RESULTS.md trains on the fortunes corpus.
 var gptBenchCases = []struct {
 	cfg   GPTConfig

@@ -26,8 +26,11 @@ import (
 // of chunks of S/10 seconds, under torch.set_num_threads(T)), and prints as
 // its last line a JSON object with "ms_per_step". -torch adds families.
 var torchScripts = map[string]string{
-	"mlp":     "scripts/bench_torch_mlp.py",
-	"softmax": "scripts/bench_torch_mlp.py",
+	"mlp":     "scripts/bench_torch_step.py",
+	"softmax": "scripts/bench_torch_step.py",
+	"lenet5":  "scripts/bench_torch_step.py",
+	"resnet":  "scripts/bench_torch_step.py",
+	"gpt":     "scripts/bench_torch_step.py",
 }
 
 // benchModel is one model spec with the sample shape and classes it runs on.
@@ -199,6 +202,7 @@ func best(a, b float64) float64 {
 // time does not depend on them.
 func stepMillis(model training.Model, m benchModel, batch, threads int, seconds float64) float64 {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+	defer nn.SetParallelism(nn.SetParallelism(threads))
 	rng := rand.New(rand.NewPCG(7, uint64(batch)))
 	params := make([]float32, model.NumParams())
 	model.Init(params, rng)

@@ -1,11 +1,21 @@
-#!/usr/bin/env python3
-"""Time one MLP training step in PyTorch on the CPU, for internal/cpubench.
+#!/usr/bin/python3
+"""Time one training step of a gradmesh model in PyTorch on the CPU, for
+internal/cpubench.
 
-The step is the one gradmesh's Model.LossGrad computes: the forward pass of
-torch.nn.Linear and ReLU modules with gradmesh's layer sizes, the mean
-softmax cross-entropy, and the backward pass to every parameter's gradient
-(no optimizer step). Specs are gradmesh's: "softmax" (one Linear layer) or
-"mlp:H1[,H2...]" (ReLU hidden layers), on flattened samples.
+The step is the one gradmesh's Model.LossGrad computes: the forward pass,
+the mean softmax cross-entropy (over every position, for a language model)
+and the backward pass to every parameter's gradient (no optimizer step).
+PyTorch runs real torch.nn modules of the same sizes, so it computes with
+its own CPU kernels (oneDNN convolutions where it has them):
+
+  softmax, mlp:H1[,H2...]   nn.Linear and nn.ReLU on flattened samples
+  lenet5, resnet:D[,W[,G]]  scripts/golden.py's LeNet5 and ResNet (nn.Conv2d,
+                            nn.GroupNorm, nn.Linear), the modules gradmesh's
+                            models are checked against
+  gpt:L,W,H                 scripts/golden.py's GPT (nn.Embedding,
+                            nn.LayerNorm, nn.Linear, nn.GELU); --shape is
+                            the window, context+1 tokens, --classes the
+                            vocabulary
 
 Timing, as internal/cpubench times gradmesh: warm up for a tenth of
 --seconds, then run whole steps in chunks of a tenth of --seconds each until
@@ -15,29 +25,44 @@ python3-torch); internal/cpubench sets OPENBLAS_NUM_THREADS and
 OMP_NUM_THREADS to --threads, as torch.set_num_threads alone leaves
 OpenBLAS's own pool at every core.
 
-    /usr/bin/python3 scripts/bench_torch_mlp.py --model mlp:256,128 --shape 1x28x28 \\
+    /usr/bin/python3 scripts/bench_torch_step.py --model mlp:256,128 --shape 1x28x28 \\
         --classes 10 --batch 64 --threads 1 --seconds 2
 """
 
 import argparse
 import json
 import math
+import os
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden import GPT, LeNet5, ResNet  # noqa: E402  (the modules gradmesh is checked against)
 
-def build(spec, inputs, classes):
-    """The torch.nn modules of a gradmesh softmax or mlp spec."""
+
+def build(spec, shape, classes):
+    """The torch.nn module of a gradmesh model spec on samples of shape."""
+    name, _, arg = spec.partition(":")
+    if name == "lenet5":
+        return LeNet5(*shape, classes)
+    if name == "resnet":
+        # training.ResNet's defaults: width 16, two groups per norm.
+        depth, width, groups = ([int(f) for f in arg.split(",")] + [16, 2][arg.count(","):])[:3]
+        return ResNet(shape[0], depth, width, groups, classes)
+    if name == "gpt":
+        layers, width, heads = (int(f) for f in arg.split(","))
+        return GPT(layers, width, heads, shape[0] - 1, classes, loss=True)
     if spec == "softmax":
         hidden = []
-    elif spec.startswith("mlp:"):
-        hidden = [int(h) for h in spec[len("mlp:"):].split(",")]
+    elif name == "mlp":
+        hidden = [int(h) for h in arg.split(",")]
     else:
-        raise SystemExit(f"bench_torch_mlp.py: {spec!r} is not softmax or mlp:H1[,H2...]")
-    layers, width = [nn.Flatten()], inputs
+        raise SystemExit(f"bench_torch_step.py: no PyTorch twin for model {spec!r}")
+    layers, width = [nn.Flatten()], math.prod(shape)
     for h in hidden:
         layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
@@ -73,13 +98,17 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     shape = [int(d) for d in args.shape.split("x")]
-    model = build(args.model, math.prod(shape), args.classes)
+    model = build(args.model, shape, args.classes)
     x = torch.randn(args.batch, *shape)
     y = torch.randint(0, args.classes, (args.batch,))
+    if args.model.startswith("gpt:"):
+        # Windows of token ids; the module computes its own loss.
+        x = torch.randint(0, args.classes, (args.batch, *shape)).float()
 
     def step():
         model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        loss = model(x) if args.model.startswith("gpt:") else F.cross_entropy(model(x), y)
+        loss.backward()
 
     per = best_seconds_per_call(step, args.seconds)
     print(json.dumps({"model": args.model, "batch": args.batch, "threads": args.threads,
