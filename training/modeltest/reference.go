@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/gradmesh/gradmesh/nn/nntest"
 	"github.com/gradmesh/gradmesh/training"
 )
 
@@ -117,16 +118,7 @@ func VecRelErr(a, b []float32) float64 {
 	if len(a) != len(b) {
 		return math.Inf(1)
 	}
-	var diff, norm float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		diff += d * d
-		norm += float64(b[i]) * float64(b[i])
-	}
-	if norm == 0 {
-		return math.Sqrt(diff)
-	}
-	return math.Sqrt(diff / norm)
+	return nntest.RelErr(a, b)
 }
 
 // CompareLossGrad runs LossGrad of m and of the CPU model ref on one batch and
