@@ -384,11 +384,7 @@ func (l *Conv2d[F]) foldRow(plane, row []F, ky, kx int) {
 		shift := (ky-l.pad)*w + kx - l.pad
 		a, b := max(top*w, -shift), min(bottom*w, len(plane)-shift)
 		if a < b {
-			src, dst := row[a:b], plane[a+shift:b+shift]
-			dst = dst[:len(src)]
-			for j, v := range src {
-				dst[j] += v
-			}
+			accumulate(plane[a+shift:b+shift], row[a:b])
 		}
 		return
 	}
@@ -402,16 +398,20 @@ func (l *Conv2d[F]) foldRow(plane, row []F, ky, kx int) {
 		dst := plane[iy*in.W:][:in.W]
 		if l.stride == 1 {
 			if lo < hi {
-				s, d := src[lo:hi], dst[lo+shift:hi+shift]
-				d = d[:len(s)]
-				for j, v := range s {
-					d[j] += v
-				}
+				accumulate(dst[lo+shift:hi+shift], src[lo:hi])
 			}
 			continue
 		}
 		for ox := lo; ox < hi; ox++ {
 			dst[ox*l.stride+shift] += src[ox]
 		}
+	}
+}
+
+// accumulate adds src into dst element by element; dst is at least as long.
+func accumulate[F Float](dst, src []F) {
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] += v
 	}
 }
