@@ -19,12 +19,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gradmesh/gradmesh/nn"
-
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/gpu"
+	"github.com/gradmesh/gradmesh/nn"
 	"github.com/gradmesh/gradmesh/nn/openblas"
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
