@@ -254,18 +254,23 @@ func (l *Conv2d[F]) Backward(p, g, dy []F, n int, needDX bool) []F {
 // (samples·OH·OW) matrix: row (c, ky, kx), column (sample, oy, ox) holds
 // input (c, oy·stride − pad + ky, ox·stride − pad + kx), or 0 in the padding.
 func (l *Conv2d[F]) im2col(col, x []F, s span) {
-	in, out := l.in, l.out
-	area := out.H * out.W
+	l.eachPatchRow(col, x, s, func(row, plane []F, ky, kx int) { l.unrollRow(row, plane, ky, kx) })
+}
+
+// eachPatchRow calls do for every sample of s, input channel c and kernel
+// offset (ky, kx), with the sample's stretch of row (c, ky, kx) of col (laid
+// out as im2col lays it) and the sample's channel-c plane of images.
+func (l *Conv2d[F]) eachPatchRow(col, images []F, s span, do func(row, plane []F, ky, kx int)) {
+	in, area := l.in, l.out.H*l.out.W
 	cols := (s.hi - s.lo) * area
 	for i := s.lo; i < s.hi; i++ {
-		sample := x[i*in.Size():][:in.Size()]
+		sample := images[i*in.Size():][:in.Size()]
 		base := (i - s.lo) * area
 		for c := range in.C {
 			plane := sample[c*in.H*in.W:][:in.H*in.W]
 			for ky := range l.kernel {
 				for kx := range l.kernel {
-					row := col[((c*l.kernel+ky)*l.kernel+kx)*cols+base:][:area]
-					l.unrollRow(row, plane, ky, kx)
+					do(col[((c*l.kernel+ky)*l.kernel+kx)*cols+base:][:area], plane, ky, kx)
 				}
 			}
 		}
@@ -345,23 +350,8 @@ func (l *Conv2d[F]) unrollRow(row, plane []F, ky, kx int) {
 // col2im adds the gradients of unrolled patches, col as im2col lays it out,
 // back onto the inputs they were read from: l.dx for samples s.
 func (l *Conv2d[F]) col2im(col []F, s span) {
-	in, out := l.in, l.out
-	area := out.H * out.W
-	cols := (s.hi - s.lo) * area
-	for i := s.lo; i < s.hi; i++ {
-		sample := l.dx[i*in.Size():][:in.Size()]
-		clear(sample)
-		base := (i - s.lo) * area
-		for c := range in.C {
-			plane := sample[c*in.H*in.W:][:in.H*in.W]
-			for ky := range l.kernel {
-				for kx := range l.kernel {
-					row := col[((c*l.kernel+ky)*l.kernel+kx)*cols+base:][:area]
-					l.foldRow(plane, row, ky, kx)
-				}
-			}
-		}
-	}
+	clear(l.dx[s.lo*l.in.Size() : s.hi*l.in.Size()])
+	l.eachPatchRow(col, l.dx, s, func(row, plane []F, ky, kx int) { l.foldRow(plane, row, ky, kx) })
 }
 
 // foldRow adds one kernel offset's output gradients onto the input plane,

@@ -8,6 +8,7 @@ import "fmt"
 // then the shortcut's, each under the name its Named gives.
 type Residual[F Float] struct {
 	main, shortcut Named[F] // shortcut.Layer nil: identity
+	mainParams     int      // the main branch's share of the parameters, which come first
 	out, dx        []F
 }
 
@@ -22,7 +23,7 @@ func NewResidual[F Float](main, shortcut Named[F]) (*Residual[F], error) {
 		return nil, fmt.Errorf("nn: residual shortcut %s maps %d→%d, main branch %d→%d",
 			shortcut.Name, shortcut.Layer.InSize(), shortcut.Layer.OutSize(), in, out)
 	}
-	return &Residual[F]{main: main, shortcut: shortcut}, nil
+	return &Residual[F]{main: main, shortcut: shortcut, mainParams: NumParams(main.Layer.Params())}, nil
 }
 
 // Params implements Layer.
@@ -35,8 +36,7 @@ func (r *Residual[F]) Params() []Param {
 }
 
 func (r *Residual[F]) split(p []F) (main, shortcut []F) {
-	k := NumParams(r.main.Layer.Params())
-	return p[:k], p[k:]
+	return p[:r.mainParams], p[r.mainParams:]
 }
 
 // InSize implements Layer.
@@ -90,7 +90,7 @@ func (r *Residual[F]) FLOPs() float64 {
 
 // Clone implements Layer.
 func (r *Residual[F]) Clone() Layer[F] {
-	c := &Residual[F]{main: Named[F]{Name: r.main.Name, Layer: r.main.Layer.Clone()}, shortcut: Named[F]{Name: r.shortcut.Name}}
+	c := &Residual[F]{main: Named[F]{Name: r.main.Name, Layer: r.main.Layer.Clone()}, shortcut: Named[F]{Name: r.shortcut.Name}, mainParams: r.mainParams}
 	if r.shortcut.Layer != nil {
 		c.shortcut.Layer = r.shortcut.Layer.Clone()
 	}
