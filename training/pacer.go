@@ -49,9 +49,14 @@ type PacerConfig struct {
 //     by deadline is no sample of the round time (its length is the
 //     deadline itself, and averaging it in would grow every later deadline
 //     toward MaxRoundTimeout); instead each consecutive one doubles the next
-//     deadline, and the first round that ends with every vector in is a
-//     true sample and resets the doubling. A mesh that really got slower (a
-//     peer whose GPU went back to its owner) is followed within a few rounds.
+//     deadline, from MinRoundTimeout at least, and the first round that ends
+//     with every vector in is a true sample and resets the doubling. A mesh
+//     that really got slower (a peer whose GPU went back to its owner) is
+//     followed within a few rounds, and so is one slower than a first sample
+//     that was far too short (a round whose vectors were all there before it
+//     began): doubling a deadline held at the floor must still reach the
+//     mesh's round time, or the peer would end every round by deadline, run
+//     ahead of its neighbors and never mix again.
 //   - When the deadline fires, the round waits on (Expire returns how long)
 //     while what it misses is late rather than lost: a near neighbor more
 //     than Window/2 and at most Window rounds behind (both sides would
@@ -119,7 +124,7 @@ func (p *Pacer) Timeout() time.Duration {
 	if p.ewma == 0 {
 		return p.cfg.MaxRoundTimeout
 	}
-	return min(max((4*p.ewma)<<p.backoff, p.cfg.MinRoundTimeout), p.cfg.MaxRoundTimeout)
+	return min(max(4*p.ewma, p.cfg.MinRoundTimeout)<<p.backoff, p.cfg.MaxRoundTimeout)
 }
 
 // Expire is the deadline of round firing at now, with the near neighbors

@@ -59,6 +59,29 @@ func TestDeadlineFloor(t *testing.T) {
 	}
 }
 
+// TestDeadlinesDoubleFromTheFloor: after a first round far shorter than
+// the mesh's (its vectors were all there when it began), consecutive rounds
+// ended by deadline double the deadline from MinRoundTimeout, so it soon
+// outgrows the mesh's round time and a round ends with every vector in.
+func TestDeadlinesDoubleFromTheFloor(t *testing.T) {
+	p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second})
+	now := epoch
+	p.Begin(now)
+	now = now.Add(ms(1))
+	p.Finish(now)
+	for i, want := range []time.Duration{ms(200), ms(400), ms(800), ms(1600), ms(3200), 5 * time.Second, 5 * time.Second} {
+		deadline := p.Begin(now)
+		now = now.Add(deadline)
+		if wait := p.Expire(now, 3+i, []PeerID{"slow"}, nil, func(PeerID) int { return 3 + i }); wait != 0 {
+			t.Fatalf("round %d: waits %v more for a neighbor at its own round", i, wait)
+		}
+		p.Finish(now)
+		if got := p.Timeout(); got != want {
+			t.Fatalf("after %d rounds ended by deadline: next deadline %v, want %v", i+1, got, want)
+		}
+	}
+}
+
 // TestRoundWaitsForLaggards: when a round's deadline fires, it waits on
 // while it misses only long neighbors' halves of the exchange it closes
 // and every one of them is behind the exchange's opening round (by
