@@ -43,8 +43,14 @@ type PacerConfig struct {
 // The rules, all about one peer's own rounds:
 //
 //   - A round's deadline is 4 × the smoothed round time (an EWMA with gain
-//     1/4), at least MinRoundTimeout and at most MaxRoundTimeout;
-//     MaxRoundTimeout until a round has been timed.
+//     1/4), at least MinRoundTimeout and at most MaxRoundTimeout. The
+//     average starts at MaxRoundTimeout/4, so deadlines come down from
+//     MaxRoundTimeout over the first rounds instead of trusting the first
+//     sample: when peers start seconds apart, the first rounds take as long
+//     as the spread of their starts takes to cross the mesh, and one that
+//     finished at once (its vectors were all there when it began) says
+//     nothing of them. Ending those rounds by deadline would only put the
+//     peers out of step with each other.
 //   - As in Karn's rule for TCP's retransmission timer, a round that ended
 //     by deadline is no sample of the round time (its length is the
 //     deadline itself, and averaging it in would grow every later deadline
@@ -72,7 +78,7 @@ type PacerConfig struct {
 type Pacer struct {
 	cfg     PacerConfig
 	start   time.Time     // when the round in progress began
-	ewma    time.Duration // of rounds that ended with every vector in
+	ewma    time.Duration // of rounds that ended with every vector in, from MaxRoundTimeout/4
 	backoff int           // consecutive rounds ended by deadline
 	expired bool          // the round in progress ended by deadline
 }
@@ -95,7 +101,7 @@ func NewPacer(cfg PacerConfig) *Pacer {
 	if cfg.LongPeriod <= 0 {
 		cfg.LongPeriod = defaultLongPeriod
 	}
-	return &Pacer{cfg: cfg}
+	return &Pacer{cfg: cfg, ewma: cfg.MaxRoundTimeout / 4}
 }
 
 // Begin starts a round at now and returns how long until its deadline.
@@ -112,18 +118,11 @@ func (p *Pacer) Finish(now time.Time) {
 		return
 	}
 	p.backoff = 0
-	if elapsed := now.Sub(p.start); p.ewma == 0 {
-		p.ewma = elapsed
-	} else {
-		p.ewma = (3*p.ewma + elapsed) / 4
-	}
+	p.ewma = (3*p.ewma + now.Sub(p.start)) / 4
 }
 
 // Timeout is the deadline a round beginning now would get.
 func (p *Pacer) Timeout() time.Duration {
-	if p.ewma == 0 {
-		return p.cfg.MaxRoundTimeout
-	}
 	return min(max(4*p.ewma, p.cfg.MinRoundTimeout)<<p.backoff, p.cfg.MaxRoundTimeout)
 }
 

@@ -9,16 +9,60 @@ var epoch = time.Unix(1_000_000, 0)
 
 func ms(v int) time.Duration { return time.Duration(v) * time.Millisecond }
 
+// warm runs rounds of length elapsed, every vector in, until the smoothed
+// round time is elapsed exactly (the EWMA's integer arithmetic gets there),
+// and returns the time after the last.
+func warm(t *testing.T, p *Pacer, now time.Time, elapsed time.Duration) time.Time {
+	t.Helper()
+	for range 200 {
+		p.Begin(now)
+		now = now.Add(elapsed)
+		p.Finish(now)
+	}
+	if want := min(max(4*elapsed, p.cfg.MinRoundTimeout), p.cfg.MaxRoundTimeout); p.Timeout() != want {
+		t.Fatalf("after 200 rounds of %v: deadline %v, want %v", elapsed, p.Timeout(), want)
+	}
+	return now
+}
+
+// TestDeadlinesComeDownFromTheMaximum: a pacer's first deadline is
+// MaxRoundTimeout, and a first round that ended at once (its vectors were
+// all there when it began) does not bring the next one down to the floor:
+// deadlines come down over the rounds, each no longer than the one before.
+func TestDeadlinesComeDownFromTheMaximum(t *testing.T) {
+	p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second})
+	now := epoch
+	if got := p.Begin(now); got != 5*time.Second {
+		t.Fatalf("untimed: deadline %v, want MaxRoundTimeout 5s", got)
+	}
+	now = now.Add(ms(1))
+	p.Finish(now)
+	if got := p.Timeout(); got < 3*time.Second {
+		t.Fatalf("after one 1 ms round: deadline %v, want it to stay above 3 s", got)
+	}
+	prev, rounds := p.Timeout(), 1
+	for ; p.Timeout() > 100*time.Millisecond; rounds++ {
+		p.Begin(now)
+		now = now.Add(ms(1))
+		p.Finish(now)
+		if p.Timeout() > prev {
+			t.Fatalf("round %d: deadline rose from %v to %v", rounds, prev, p.Timeout())
+		}
+		prev = p.Timeout()
+	}
+	if rounds > 20 {
+		t.Errorf("the deadline took %d rounds of 1 ms to reach the 100 ms floor, want at most 20", rounds)
+	}
+}
+
 // TestDeadlinesIgnoreRoundsEndedByDeadline: rounds that ended by deadline
 // do not feed the round-time average (their length is the deadline
 // itself), consecutive ones double the next deadline, and the first
 // complete round resets the doubling and is averaged in.
 func TestDeadlinesIgnoreRoundsEndedByDeadline(t *testing.T) {
 	p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second})
-	now := epoch
-	if got := p.Begin(now); got != 5*time.Second {
-		t.Fatalf("untimed: deadline %v, want MaxRoundTimeout 5s", got)
-	}
+	now := warm(t, p, epoch, ms(100))
+	p.Begin(now)
 	steps := []struct {
 		expired bool
 		elapsed time.Duration
@@ -52,23 +96,19 @@ func TestDeadlinesIgnoreRoundsEndedByDeadline(t *testing.T) {
 // MinRoundTimeout.
 func TestDeadlineFloor(t *testing.T) {
 	p := NewPacer(PacerConfig{})
-	p.Begin(epoch)
-	p.Finish(epoch.Add(ms(1)))
+	warm(t, p, epoch, ms(1))
 	if got := p.Timeout(); got != 100*time.Millisecond {
 		t.Fatalf("after a 1 ms round: deadline %v, want the 100 ms floor", got)
 	}
 }
 
-// TestDeadlinesDoubleFromTheFloor: after a first round far shorter than
-// the mesh's (its vectors were all there when it began), consecutive rounds
-// ended by deadline double the deadline from MinRoundTimeout, so it soon
-// outgrows the mesh's round time and a round ends with every vector in.
+// TestDeadlinesDoubleFromTheFloor: when rounds have been far shorter than
+// MinRoundTimeout, consecutive rounds ended by deadline double the
+// deadline from MinRoundTimeout, so it soon outgrows a mesh that got
+// slower and a round ends with every vector in again.
 func TestDeadlinesDoubleFromTheFloor(t *testing.T) {
 	p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second})
-	now := epoch
-	p.Begin(now)
-	now = now.Add(ms(1))
-	p.Finish(now)
+	now := warm(t, p, epoch, ms(1))
 	for i, want := range []time.Duration{ms(200), ms(400), ms(800), ms(1600), ms(3200), 5 * time.Second, 5 * time.Second} {
 		deadline := p.Begin(now)
 		now = now.Add(deadline)
@@ -115,8 +155,7 @@ func TestRoundWaitsForLaggards(t *testing.T) {
 	}
 	for _, c := range cases {
 		p := NewPacer(PacerConfig{MaxRoundTimeout: 5 * time.Second, LongPeriod: 2})
-		p.Begin(epoch)
-		p.Finish(epoch.Add(ms(50)))
+		warm(t, p, epoch, ms(50))
 		p.Begin(epoch)
 		known := func(id PeerID) int { return map[PeerID]int{a: 7, b: c.knownB}[id] }
 		got := p.Expire(epoch.Add(ms(200)), c.round, c.near, c.long, known)
