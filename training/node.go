@@ -116,6 +116,22 @@ type NodeConfig struct {
 	// the end of round r+LongPeriod, so long links pace the node only when
 	// their latency exceeds LongPeriod rounds of near-link work.
 	LongPeriod int
+	// UnsyncedLinks says the shell cannot make both ends of a new link
+	// switch at the same round (a live peer adopts a link when a heartbeat
+	// shows both ends accept it, and its neighbor a heartbeat apart), so a
+	// new neighbor's first vectors may have gone out before they could
+	// reach this node. A near neighbor that joins the set while the node
+	// runs is then not waited for until a vector from it arrives, for any
+	// round; till then its vector is mixed when it is in, and its weight
+	// stays with the node when not. Without this, a round would wait out its
+	// deadline for a vector that was sent before the link existed, and the
+	// two ends would fall out of step.
+	UnsyncedLinks bool
+	// Awaiting lists near neighbors of the first set that the node does not
+	// wait for until a vector from them arrives, as for UnsyncedLinks: those
+	// the shell knows to be past StartRound already, whose vector for it
+	// went out before this node could receive it.
+	Awaiting []PeerID
 }
 
 // MixOrder is the order of the two halves of a D-PSGD round.
@@ -160,7 +176,11 @@ type Node struct {
 	pending   *[]Neighbor // neighbor set taking effect at round pendFrom
 	pendSelf  float64
 	pendFrom  int
-	long      longLinks
+	// awaiting holds the near neighbors that joined while the node ran
+	// (UnsyncedLinks) and have sent nothing yet: no round waits for them.
+	awaiting map[PeerID]bool
+	lost     map[PeerID]bool // near neighbors whose vector for the round in progress will not come
+	long     longLinks
 
 	round      int
 	x          []float32 // x_r
@@ -207,12 +227,18 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		return nil, fmt.Errorf("training: node %s: data weight %g, want a finite value > 0", cfg.ID, cfg.DataWeight)
 	}
 	n := &Node{cfg: cfg, round: cfg.StartRound, x: slices.Clone(cfg.Params), grad: make([]float32, len(cfg.Params)),
-		inbox: map[int]map[PeerID]Arrival{}, long: newLongLinks()}
+		inbox: map[int]map[PeerID]Arrival{}, awaiting: map[PeerID]bool{}, lost: map[PeerID]bool{},
+		long: newLongLinks()}
 	if n.cfg.Aggregator == nil {
 		n.cfg.Aggregator = Mean{}
 	}
 	if err := n.setNeighbors(cfg.SelfWeight, cfg.Neighbors); err != nil {
 		return nil, err
+	}
+	for _, id := range cfg.Awaiting {
+		if nb, ok := find(n.neighbors, id); ok && !nb.Long {
+			n.awaiting[id] = true
+		}
 	}
 	n.long.joined(n.neighbors, cfg.StartRound)
 	return n, nil
@@ -281,6 +307,13 @@ func (n *Node) SetNeighborsFrom(from int, self float64, nb []Neighbor) error {
 	next := n.neighbors
 	n.neighbors, n.self = saved, savedSelf
 	n.pending, n.pendSelf, n.pendFrom = &next, self, max(from, n.round+1)
+	if n.cfg.UnsyncedLinks {
+		for _, v := range next {
+			if was, ok := find(n.neighbors, v.ID); !v.Long && (!ok || was.Long) {
+				n.awaiting[v.ID] = true
+			}
+		}
+	}
 	return nil
 }
 
@@ -351,6 +384,9 @@ func (n *Node) lr() float64 { return n.cfg.Schedule.LR(n.round) * n.cfg.DataWeig
 
 // receiveNear buffers a near neighbor's vector for its round.
 func (n *Node) receiveNear(m Message) error {
+	// Any vector, even a stale one, shows that the new link carries this
+	// neighbor's vectors: the rounds from now on wait for it.
+	delete(n.awaiting, m.From)
 	switch {
 	case n.done || m.Round < n.round:
 		return fmt.Errorf("%w: round %d from %s, node %s is in round %d", ErrStaleRound, m.Round, m.From, n.cfg.ID, n.round)
@@ -397,6 +433,24 @@ func (n *Node) Deadline(round int) {
 	n.maybeFinishRound()
 }
 
+// Lost tells the node that near neighbor id's vector for round will not
+// come: a shell that receives a neighbor's messages in
+// the order they were sent, and has one from a later round, knows that
+// the rest of this round's vector was lost. The round then ends without
+// it (its weight stays with the node) as soon as the others are in,
+// instead of waiting out a deadline. Lost for another round than the one
+// in progress is ignored.
+func (n *Node) Lost(round int, id PeerID) {
+	if nb, ok := find(n.neighbors, id); !ok || nb.Long || n.done || round != n.round {
+		return
+	}
+	if _, in := n.inbox[n.round][id]; in {
+		return
+	}
+	n.lost[id] = true
+	n.maybeFinishRound()
+}
+
 // Ready returns the work accumulated since the last call and clears it.
 func (n *Node) Ready() Ready {
 	r := n.ready
@@ -435,7 +489,7 @@ func (n *Node) maybeFinishRound() {
 	}
 	box := n.inbox[n.round]
 	near := n.nearCount()
-	if !n.deadline && (len(box) < near || !n.long.dueArrived(n.round, n.cfg.LongPeriod, n.neighbors)) {
+	if !n.deadline && (n.waitsNear() || !n.long.dueArrived(n.round, n.cfg.LongPeriod, n.neighbors)) {
 		return
 	}
 	// Mix into a fresh vector: x_r was handed out as an immutable snapshot.
@@ -473,8 +527,14 @@ func (n *Node) maybeFinishRound() {
 	n.x, n.stepped = next, nil
 	n.round++
 	n.gradientIn, n.deadline = false, false
+	clear(n.lost)
 	if n.pending != nil && n.round >= n.pendFrom {
 		n.neighbors, n.self, n.pending = *n.pending, n.pendSelf, nil
+		for id := range n.awaiting {
+			if nb, ok := find(n.neighbors, id); !ok || nb.Long {
+				delete(n.awaiting, id)
+			}
+		}
 		n.dropInboxFromStrangers()
 		n.long.joined(n.neighbors, n.round)
 	}
@@ -500,14 +560,32 @@ func (n *Node) dropInboxFromStrangers() {
 	}
 }
 
+// nearCount is how many near vectors the round in progress waits for.
 func (n *Node) nearCount() int {
 	c := 0
 	for _, v := range n.neighbors {
-		if !v.Long {
+		if n.waitsFor(v) {
 			c++
 		}
 	}
 	return c
+}
+
+// waitsFor reports whether the round in progress waits for v's near
+// vector, arrived or not.
+func (n *Node) waitsFor(v Neighbor) bool {
+	return !v.Long && !n.awaiting[v.ID] && !n.lost[v.ID]
+}
+
+// waitsNear reports whether a near vector the round waits for is missing.
+func (n *Node) waitsNear() bool {
+	box := n.inbox[n.round]
+	for _, v := range n.neighbors {
+		if _, in := box[v.ID]; !in && n.waitsFor(v) {
+			return true
+		}
+	}
+	return false
 }
 
 // axpy adds a·x to y.
@@ -525,7 +603,7 @@ func axpy(a float32, x, y []float32) {
 func (n *Node) Missing() (near, long []PeerID) {
 	box := n.inbox[n.round]
 	for _, v := range n.neighbors {
-		if _, in := box[v.ID]; !v.Long && !in {
+		if _, in := box[v.ID]; !in && n.waitsFor(v) {
 			near = append(near, v.ID)
 		}
 	}

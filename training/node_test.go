@@ -306,3 +306,121 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// unsyncedNode is a node whose shell cannot switch both ends of a link at
+// one round (a live peer), at round 0 with near neighbor "a".
+func unsyncedNode(t *testing.T, awaiting ...PeerID) *Node {
+	t.Helper()
+	n, err := NewNode(NodeConfig{ID: "i", Params: []float32{10}, SelfWeight: 0.5, Neighbors: []Neighbor{{ID: "a", Weight: 0.5}},
+		Optimizer: OptimizerConfig{Kind: "sgd"}.New(1), Schedule: ConstantLR{Base: 0.5}, UnsyncedLinks: true, Awaiting: awaiting})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Start()
+	n.Ready()
+	return n
+}
+
+// finish runs the node's round with a zero gradient and the given near
+// vectors, and returns its result (nil if the round did not end).
+func finish(t *testing.T, n *Node, vectors map[PeerID]float32) *RoundResult {
+	t.Helper()
+	r := n.Round()
+	for id, v := range vectors {
+		must(t, n.Receive(Message{From: id, Round: r, Params: []float32{v}}))
+	}
+	must(t, n.GradientDone(r, []float32{0}, 0))
+	if rd := n.Ready(); len(rd.Rounds) == 1 {
+		return &rd.Rounds[0]
+	}
+	return nil
+}
+
+// TestNodeDoesNotWaitForANewLinkUntilItsFirstVector: with UnsyncedLinks, a
+// near neighbor that joins while the node runs may have sent the vectors
+// of the rounds before the link existed; no round waits for it until a
+// vector from it comes (even a stale one), it is mixed when its vector is
+// in, and from then on every round waits for it.
+func TestNodeDoesNotWaitForANewLinkUntilItsFirstVector(t *testing.T) {
+	n := unsyncedNode(t)
+	must(t, n.SetNeighbors(1.0/3, []Neighbor{{ID: "a", Weight: 1.0 / 3}, {ID: "b", Weight: 1.0 / 3}}))
+	if r := finish(t, n, map[PeerID]float32{"a": 4}); r == nil || r.Params[0] != 0.5*10+0.5*4 {
+		t.Fatalf("round 0 (before the change): %+v", r)
+	}
+	if r := finish(t, n, map[PeerID]float32{"a": 4}); r == nil || r.Expected != 1 || math.Abs(float64(r.Params[0])-6) > 1e-5 {
+		t.Fatalf("round 1: waits for new neighbor b before anything came from it: %+v", r)
+	}
+	if near, _ := n.Missing(); len(near) != 1 || near[0] != "a" {
+		t.Fatalf("round 2 misses %v, want only a (b has sent nothing)", near)
+	}
+	if r := finish(t, n, map[PeerID]float32{"a": 1, "b": 7}); r == nil || r.Expected != 2 || r.Arrived != 2 || math.Abs(float64(r.Params[0])-14.0/3) > 1e-5 {
+		t.Fatalf("round 2: b's vector in, want it mixed: %+v", r)
+	}
+	if r := finish(t, n, map[PeerID]float32{"a": 1}); r != nil {
+		t.Fatalf("round 3 ended without b, which has sent a vector: %+v", r)
+	}
+	// A stale vector also shows that the link carries b's vectors.
+	n = unsyncedNode(t)
+	must(t, n.SetNeighbors(1.0/3, []Neighbor{{ID: "a", Weight: 1.0 / 3}, {ID: "b", Weight: 1.0 / 3}}))
+	finish(t, n, map[PeerID]float32{"a": 4})
+	if err := n.Receive(Message{From: "b", Round: 0, Params: []float32{7}}); !errors.Is(err, ErrStaleRound) {
+		t.Fatalf("b's round-0 vector in round 1: %v, want ErrStaleRound", err)
+	}
+	if r := finish(t, n, map[PeerID]float32{"a": 4}); r != nil {
+		t.Fatalf("round 1 ended without b after a stale vector from it: %+v", r)
+	}
+}
+
+// TestNodeWaitsForEveryNeighborOfAFixedMesh: without UnsyncedLinks (the
+// simulator switches both ends of a link at one round), a new neighbor
+// counts from the round the set takes effect.
+func TestNodeWaitsForEveryNeighborOfAFixedMesh(t *testing.T) {
+	n := newTestNode(t, "i", []float32{10}, 0.5, []Neighbor{{ID: "a", Weight: 0.5}}, 0)
+	n.Start()
+	n.Ready()
+	must(t, n.SetNeighbors(1.0/3, []Neighbor{{ID: "a", Weight: 1.0 / 3}, {ID: "b", Weight: 1.0 / 3}}))
+	finish(t, n, map[PeerID]float32{"a": 4})
+	if r := finish(t, n, map[PeerID]float32{"a": 4}); r != nil {
+		t.Fatalf("round 1 ended without new neighbor b: %+v", r)
+	}
+}
+
+// TestNodeDoesNotWaitForAnAwaitedNeighbor: a neighbor of the first set
+// that the shell knows to be past the start round is not waited for until
+// a vector from it comes.
+func TestNodeDoesNotWaitForAnAwaitedNeighbor(t *testing.T) {
+	n := unsyncedNode(t, "a")
+	if r := finish(t, n, nil); r == nil || r.Params[0] != 10 || r.Expected != 0 {
+		t.Fatalf("round 0 waits for a, which was past it: %+v", r)
+	}
+	if r := finish(t, n, map[PeerID]float32{"a": 2}); r == nil || r.Params[0] != 6 {
+		t.Fatalf("round 1 with a's vector: %+v, want it mixed", r)
+	}
+	if r := finish(t, n, nil); r != nil {
+		t.Fatalf("round 2 ended without a, which has sent a vector: %+v", r)
+	}
+}
+
+// TestNodeEndsARoundWhoseMissingVectorWasLost: Lost ends the wait for a
+// neighbor's vector of the round in progress (its weight stays with the
+// node), for that round only; Lost for another round changes nothing.
+func TestNodeEndsARoundWhoseMissingVectorWasLost(t *testing.T) {
+	n := newTestNode(t, "i", []float32{10}, 0.5, []Neighbor{{ID: "a", Weight: 0.25}, {ID: "b", Weight: 0.25}}, 0)
+	n.Start()
+	n.Ready()
+	if r := finish(t, n, map[PeerID]float32{"a": 2}); r != nil {
+		t.Fatal("round 0 ended without b")
+	}
+	n.Lost(1, "b")
+	if rd := n.Ready(); len(rd.Rounds) != 0 {
+		t.Fatal("Lost for round 1 ended round 0")
+	}
+	n.Lost(0, "b")
+	rd := n.Ready()
+	if len(rd.Rounds) != 1 || rd.Rounds[0].Params[0] != 0.75*10+0.25*2 {
+		t.Fatalf("after Lost(0, b): %+v, want round 0 mixed without b", rd.Rounds)
+	}
+	if r := finish(t, n, map[PeerID]float32{"a": 2}); r != nil {
+		t.Fatal("round 1 ended without b: Lost must hold for its round only")
+	}
+}
