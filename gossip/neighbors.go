@@ -19,8 +19,13 @@ import (
 type neighborhood struct {
 	links []link // active links, sorted by ID, as handed to the node
 	// finalLinks are the links of the last round, for the summary.
-	finalLinks    []link
-	following     map[peer.ID]Channel // the channel followed of each neighbor
+	finalLinks []link
+	following  map[peer.ID]Channel // the channel followed of each neighbor
+	// retiring are the channels of links that changed, still followed
+	// until the node's round numbered here has ended: the node counts a
+	// link until its next round, so the vector of the round in progress must
+	// still come in over the old channel.
+	retiring      map[following]int
 	planner       *topology.Planner
 	vivaldi       *topology.Vivaldi // this peer's network coordinate
 	coordErrorMax float64           // a coordinate's error until it has been fitted to a sample
@@ -61,7 +66,8 @@ func (n *neighborhood) init(self peer.ID, cfg topology.SelectConfig, uplinkBitsP
 	if err != nil {
 		return err
 	}
-	n.following, n.planner, n.vivaldi, n.coordErrorMax = map[peer.ID]Channel{}, planner, vivaldi, vcfg.ErrorMax
+	n.following, n.retiring = map[peer.ID]Channel{}, map[following]int{}
+	n.planner, n.vivaldi, n.coordErrorMax = planner, vivaldi, vcfg.ErrorMax
 	n.idOf, n.probing, n.measured = map[string]peer.ID{}, map[peer.ID]bool{}, make(chan measured, 64)
 	return nil
 }
@@ -173,7 +179,7 @@ func (p *Peer) forgetDeparted(members map[string]peer.ID) {
 
 // applyLinks makes links the peer's neighbor set: it follows the channels
 // of new links (the long channel of a long one, so it never pulls a vector
-// every round from a long neighbor), unfollows those of dropped ones, and
+// every round from a long neighbor), retires those of dropped ones, and
 // hands the node the set with its weights, from the node's next round. A
 // link whose long flag flipped changes channel.
 func (p *Peer) applyLinks(ctx context.Context, links []link) {
@@ -186,7 +192,7 @@ func (p *Peer) applyLinks(ctx context.Context, links []link) {
 		if ch, ok := n.following[l.id]; ok && ch == l.channel() {
 			continue
 		} else if ok {
-			p.unfollow(l.id, ch, false)
+			p.retire(l.id, ch)
 		}
 		if err := p.follow(ctx, l.id, l.channel()); err != nil {
 			p.log.Warn("cannot follow neighbor", "peer", l.id, "channel", l.channel(), "err", err)
@@ -194,7 +200,7 @@ func (p *Peer) applyLinks(ctx context.Context, links []link) {
 	}
 	for id, ch := range n.following {
 		if !slices.ContainsFunc(links, func(l link) bool { return l.id == id }) {
-			p.unfollow(id, ch, true)
+			p.retire(id, ch)
 		}
 	}
 	n.links = links
@@ -221,26 +227,59 @@ func (p *Peer) applyLinks(ctx context.Context, links []link) {
 	p.log.Info("neighbors changed", "neighbors", len(links), "long", long)
 }
 
-// follow starts receiving a neighbor's vectors on ch and measures its RTT.
+// follow starts receiving a neighbor's vectors on ch, or keeps receiving
+// them where ch was retiring, and measures its RTT.
 func (p *Peer) follow(ctx context.Context, id peer.ID, ch Channel) error {
-	if err := p.net.Follow(id, ch); err != nil {
+	n := &p.neighbors
+	if _, ok := n.retiring[following{id, ch}]; ok {
+		delete(n.retiring, following{id, ch})
+	} else if err := p.net.Follow(id, ch); err != nil {
 		return err
 	}
-	p.neighbors.following[id] = ch
+	n.following[id] = ch
 	p.probe(ctx, []peer.ID{id})
 	return nil
 }
 
-// unfollow stops receiving a neighbor's vectors on ch; gone says it is no
-// neighbor at all any more (rather than switching between near and long).
-func (p *Peer) unfollow(id peer.ID, ch Channel, gone bool) {
-	p.net.Unfollow(id, ch)
-	delete(p.neighbors.following, id)
-	if gone {
-		p.net.Release(id)
-		p.vectors.forget(id)
-		p.stats.forget(id)
+// retire stops counting id's channel ch as a link's: before training the
+// peer unfollows it at once, while training once the node's round in
+// progress, the last that still counts the link, has ended.
+func (p *Peer) retire(id peer.ID, ch Channel) {
+	n := &p.neighbors
+	delete(n.following, id)
+	if p.node == nil {
+		p.unfollow(following{id, ch})
+		return
 	}
+	n.retiring[following{id, ch}] = p.node.Round()
+}
+
+// retireBefore unfollows the retiring channels no round from round on needs.
+func (p *Peer) retireBefore(round int) {
+	for f, last := range p.neighbors.retiring {
+		if last < round {
+			delete(p.neighbors.retiring, f)
+			p.unfollow(f)
+		}
+	}
+}
+
+// unfollow stops receiving a neighbor's vectors on one channel, and
+// forgets the neighbor once the peer follows none of its channels.
+func (p *Peer) unfollow(f following) {
+	p.net.Unfollow(f.id, f.ch)
+	n := &p.neighbors
+	if _, ok := n.following[f.id]; ok {
+		return
+	}
+	for other := range n.retiring {
+		if other.id == f.id {
+			return
+		}
+	}
+	p.net.Release(f.id)
+	p.vectors.forget(f.id)
+	p.stats.forget(f.id)
 }
 
 // nodeNeighbors converts the links to the node's neighbor list and self

@@ -157,9 +157,18 @@ func (p *Peer) resetNode(round int, params []float32) error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 	self, nb := p.neighbors.nodeNeighbors()
+	// A neighbor already past round sent that round's vector before this
+	// peer could receive it: waiting for it would cost the round its deadline.
+	var awaiting []training.PeerID
+	for _, v := range nb {
+		if p.knownRound(v.ID) > round {
+			awaiting = append(awaiting, v.ID)
+		}
+	}
 	node, err := training.NewNode(training.NodeConfig{ID: training.PeerID(p.self), Params: params, SelfWeight: self,
 		Neighbors: nb, Optimizer: l.Optimizer.New(len(params)), Schedule: l.Schedule, Rounds: l.Rounds,
-		StartRound: round, DataWeight: l.DataWeight, Order: l.Order, LongPeriod: p.cfg.Neighbors.LongPeriod, Aggregator: agg})
+		StartRound: round, DataWeight: l.DataWeight, Order: l.Order, LongPeriod: p.cfg.Neighbors.LongPeriod, Aggregator: agg,
+		UnsyncedLinks: true, Awaiting: awaiting})
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
 	}

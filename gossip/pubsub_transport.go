@@ -57,11 +57,6 @@ type PubSubTransport struct {
 	follows map[following]*subscription
 }
 
-type following struct {
-	id peer.ID
-	ch Channel
-}
-
 type subscription struct {
 	topic  *pubsub.Topic
 	sub    *pubsub.Subscription

@@ -30,6 +30,7 @@ func (p *Peer) handleReady(ctx context.Context) {
 	if rd.Gradient != nil {
 		p.round.Store(uint64(rd.Gradient.Round))
 		p.vectors.dropBefore(rd.Gradient.Round)
+		p.retireBefore(rd.Gradient.Round)
 		p.computeGradient(ctx, rd.Gradient.Round, rd.Gradient.Params)
 		p.deadline.Reset(p.pacer.Begin(time.Now()))
 	}

@@ -77,6 +77,12 @@ func (c Channel) String() string {
 	return "near"
 }
 
+// following names one channel of one peer that this peer follows.
+type following struct {
+	id peer.ID
+	ch Channel
+}
+
 // Session is what a transport needs to know of the run its peer trains.
 type Session struct {
 	Run, Model [16]byte // wire.RunID and wire.ModelFingerprint

@@ -3,6 +3,7 @@ package gossip
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -48,12 +49,30 @@ func (p *Peer) receiveShard(in Inbound) {
 		return
 	}
 	p.members.noteShard(in.From, in.Shard.Round)
+	if in.Shard.Round > uint64(p.node.Round()) {
+		p.lost(in.From)
+	}
 	if !complete {
 		return
 	}
 	if t, ok := p.vectors.asm[in.Channel].Take(in.From.String(), in.Shard.Round); ok {
 		p.deliver(in.From, int(in.Shard.Round), t)
 	}
+}
+
+// lost ends the wait for from's vector of the round in progress, if the
+// node still waits for it: from has sent a shard of a later round, and a
+// sender's shards arrive in the order it published them, so what arrived
+// of this round's vector is all that will (it is mixed as a deadline
+// would mix it).
+func (p *Peer) lost(from peer.ID) {
+	near, _ := p.node.Missing()
+	if !slices.Contains(near, training.PeerID(from)) {
+		return
+	}
+	round := p.node.Round()
+	p.deliverPartial(from, round)
+	p.node.Lost(round, training.PeerID(from))
 }
 
 // deliverPartial hands the node what arrived of a near neighbor's vector
