@@ -118,22 +118,10 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		}
 	}
 
-	// BuildOverlay from the live peers' start.
-	blind := true
-	est := func(i, j int) time.Duration {
-		if blind || !known[i][j] {
-			return 0 // a first plan has no coordinate; pairs never probed live stay unknown
-		}
-		return sym(i, j)
-	}
-	fromStart, conv, err := topology.BuildOverlayFunc(ids, est, sym, cfg, nil, nil, func(it int, _ *topology.Overlay) { blind = it < 1 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	pure := meshtest.PureLinks(fromStart)
+	pure, iterations := buildOverlayFromLiveStart(t, ids, known, sym, cfg)
 	onlyLive, onlyPure, flags = meshtest.Diff(live, pure)
 	t.Logf("BuildOverlay from the live start (%d exchanges): %d links; only live %v, only BuildOverlay %v, mode differs %v",
-		conv.Iterations, len(pure), onlyLive, onlyPure, flags)
+		iterations, len(pure), onlyLive, onlyPure, flags)
 	for _, e := range append(onlyLive, onlyPure...) {
 		t.Logf("  %d-%d: RTT %v", e[0], e[1], sym(e[0], e[1]))
 	}
@@ -219,6 +207,27 @@ func TestSimnetLiveNeighborsMatchBuildOverlay(t *testing.T) {
 		}
 		break
 	}
+}
+
+// buildOverlayFromLiveStart runs topology.BuildOverlay as the live peers
+// start: a first plan that knows the members but no RTT and no coordinate
+// (so it proposes by rendezvous hash), then plans that know the RTTs of the
+// pairs the live peers measured (known), never those of pairs they did not.
+// It returns the overlay's links and how many exchanges it took.
+func buildOverlayFromLiveStart(t *testing.T, ids []string, known [][]bool, sym func(i, j int) time.Duration, cfg topology.SelectConfig) (meshtest.Links, int) {
+	t.Helper()
+	blind := true
+	est := func(i, j int) time.Duration {
+		if blind || !known[i][j] {
+			return 0
+		}
+		return sym(i, j)
+	}
+	fromStart, conv, err := topology.BuildOverlayFunc(ids, est, sym, cfg, nil, nil, func(it int, _ *topology.Overlay) { blind = it < 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meshtest.PureLinks(fromStart), conv.Iterations
 }
 
 // cleanStretch is the longest run of evaluation points pts[from..to], from

@@ -62,7 +62,20 @@ func (p *Peer) settle(ctx context.Context, backlog *[]Inbound) error {
 			stable = 0
 		}
 	}
-	err := p.recordUntil(ctx, backlog, beat.C, replan, func() bool { return stable >= 2 || plans >= settlePlans })
+	// A peer whose links have settled still waits for a neighbor's first
+	// vector, or for the settling of the slowest, before it begins: peers
+	// that began seconds apart would spend their first rounds waiting out
+	// deadlines for neighbors that had not begun, and fall out of step.
+	// The first to begin sets off its neighbors, and they theirs, so the
+	// mesh begins within a few RTTs of one peer's start.
+	began := func() bool {
+		return slices.ContainsFunc(*backlog, func(in Inbound) bool {
+			return slices.ContainsFunc(p.neighbors.links, func(l link) bool { return l.id == in.From })
+		})
+	}
+	err := p.recordUntil(ctx, backlog, beat.C, replan, func() bool {
+		return (stable >= 2 && began()) || plans >= settlePlans
+	})
 	p.log.Info("neighbors agreed", "neighbors", len(p.neighbors.links), "stable", stable >= 2)
 	return err
 }
