@@ -17,11 +17,12 @@ import (
 // TestSimulatorChargesTheBytesLivePeersSend: eight live peers on loopback
 // train over random links (all synchronous), and the simulator runs the
 // same rounds over the overlay they chose. Per peer per round, the
-// parameter bytes the live peers' transports published, and what libp2p's
-// meter counted leaving on the gossipsub protocol (envelopes and
-// heartbeats included), must both be within 2% of what the simulator
-// charges: the simulator and the live peer price a vector with the same
-// function, wire.VectorBytes.
+// parameter bytes the live peers' transports published must be within 2%
+// of what the simulator charges (the simulator and the live peer price a
+// vector with the same function, wire.VectorBytes), and what libp2p's
+// meter counted leaving on the gossipsub protocol within 5%: it adds
+// envelopes and the heartbeats, which the control topic's mesh relays, so
+// that each member hears each heartbeat from up to D of its mesh peers.
 func TestSimulatorChargesTheBytesLivePeersSend(t *testing.T) {
 	if testing.Short() {
 		t.Skip("live mesh test: real libp2p hosts on loopback")
@@ -80,8 +81,8 @@ func TestSimulatorChargesTheBytesLivePeersSend(t *testing.T) {
 	if r := liveOut / simOut; r < 0.98 || r > 1.02 {
 		t.Errorf("live peers published %.0f B per peer per round, the simulator charged %.0f B: ratio %.4f, want within 2%%", liveOut, simOut, r)
 	}
-	if r := meshsub / simOut; r < 1 || r > 1.02 {
-		t.Errorf("libp2p counted %.0f B of gossipsub out per peer per round, the simulator charged %.0f B: ratio %.4f, want 1 to 1.02", meshsub, simOut, r)
+	if r := meshsub / simOut; r < 1 || r > 1.05 {
+		t.Errorf("libp2p counted %.0f B of gossipsub out per peer per round, the simulator charged %.0f B: ratio %.4f, want 1 to 1.05", meshsub, simOut, r)
 	}
 	if !slices.ContainsFunc(live, func(lp *livePeer) bool { return lp.sum.Published == rounds }) {
 		t.Error("no peer published every round")

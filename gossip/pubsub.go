@@ -17,29 +17,27 @@ import (
 // NewPubSub starts gossipsub set up for neighbor-directed delivery.
 //
 // gossipsub has no "pick my mesh" call, so gradmesh gives every peer its own
-// parameter topic that only its chosen neighbors subscribe to, and turns the
-// mesh off (D = Dlo = Dhi = Dout = Dscore = Dlazy = 0, no gossip emission):
-// with flood publishing a peer's shards go straight to its subscribers and
-// nobody forwards them, so a peer receives one copy per neighbor, whatever
-// the size of the mesh. Messages are signed (StrictSign) so a shard's author
-// is known; peers whose messages fail validation lose score through scorer
-// and are ignored once it falls below the graylist threshold.
+// parameter topic that only its chosen neighbors subscribe to, and keeps
+// those topics out of gossipsub's mesh: with flood publishing a peer's
+// shards go straight to its subscribers and nobody forwards them, so a peer
+// receives one copy per neighbor, whatever the size of the run. The run's
+// control topic alone has a gossipsub mesh (the default degrees), so that
+// heartbeats reach every member through a few connections each instead of
+// one connection to every member. Messages are signed (StrictSign) so a
+// shard's author is known; peers whose messages fail validation lose score
+// through scorer and are ignored once it falls below the graylist
+// threshold.
 func NewPubSub(ctx context.Context, h host.Host, scorer *Scorer) (*pubsub.PubSub, error) {
 	params := pubsub.DefaultGossipSubParams()
-	params.D, params.Dlo, params.Dhi, params.Dout, params.Dscore, params.Dlazy = 0, 0, 0, 0, 0, 0
-	params.GossipFactor = 0
 	ps, err := pubsub.NewGossipSub(ctx, h,
 		pubsub.WithGossipSubParams(params),
 		pubsub.WithFloodPublish(true),
-		// Degree 0 is not enough on its own: gossipsub asks for "D − mesh
-		// size" peers when it joins a topic, and a count of 0 means no
-		// limit, so each new subscription would graft every subscriber until
-		// the next heartbeat and forward what it receives meanwhile. The
-		// peer filter is consulted only by the mesh machinery (join, fanout,
-		// GRAFT, IHAVE/IWANT), not by subscriptions, message acceptance or an
-		// author's flood publish, so admitting nobody turns forwarding off
-		// and leaves delivery intact.
-		pubsub.WithPeerFilter(func(peer.ID, string) bool { return false }),
+		// The peer filter is consulted only by the mesh machinery (join,
+		// fanout, GRAFT, IHAVE/IWANT), not by subscriptions, message
+		// acceptance or an author's flood publish: admitting nobody on the
+		// parameter topics turns their forwarding off and leaves delivery
+		// to subscribers intact.
+		pubsub.WithPeerFilter(func(_ peer.ID, topic string) bool { return wire.IsControlTopic(topic) }),
 		pubsub.WithPeerExchange(false),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithMaxMessageSize(wire.MaxMessageBytes+frameSlack),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,6 +23,12 @@ const ModelProtocol = protocol.ID("/gradmesh/model/1.0.0")
 
 // syncTimeout bounds one model-sync exchange.
 const syncTimeout = 20 * time.Second
+
+// memberTTL is how long a peer counts as a member of the run after its
+// last valid heartbeat, when it is not connected: heartbeats reach members
+// through the control topic's mesh, and one that stops sending them has
+// left.
+const memberTTL = 10 * time.Second
 
 // Queue lengths of checked messages waiting for the peer's event loop;
 // when one is full its readers wait and gossipsub's own queues fill.
@@ -44,7 +51,10 @@ type PubSubTransport struct {
 	protect func(id peer.ID, keep bool)
 
 	heartbeats, shards chan Inbound
-	wg                 sync.WaitGroup // readers
+	wg                 sync.WaitGroup // readers and dials
+
+	heardMu sync.Mutex
+	heard   map[peer.ID]time.Time // authors of valid heartbeats, when last heard
 	// session is written by Open before the validators, readers and
 	// stream handler that read it exist.
 	session Session
@@ -68,6 +78,7 @@ type subscription struct {
 // release (false) the connection to a neighbor in the connection manager.
 func NewPubSubTransport(h host.Host, ps *pubsub.PubSub, scorer *Scorer, protect func(id peer.ID, keep bool)) *PubSubTransport {
 	return &PubSubTransport{self: h.ID(), host: h, ps: ps, scorer: scorer, protect: protect, follows: map[following]*subscription{},
+		heard:      map[peer.ID]time.Time{},
 		heartbeats: make(chan Inbound, heartbeatQueue), shards: make(chan Inbound, shardQueue)}
 }
 
@@ -114,15 +125,28 @@ func (t *PubSubTransport) Open(s Session) (err error) {
 	return nil
 }
 
-// Members implements Transport: the peers gossipsub lists on the control
-// topic, which every member of the run subscribes to.
+// Members implements Transport: the connected peers gossipsub lists on
+// the control topic, which every member of the run subscribes to, and the
+// authors of heartbeats relayed to this peer over the last memberTTL.
 func (t *PubSubTransport) Members() []peer.ID {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.control == nil {
 		return nil
 	}
-	return t.control.ListPeers()
+	members := t.control.ListPeers()
+	t.heardMu.Lock()
+	defer t.heardMu.Unlock()
+	now := time.Now()
+	for id, at := range t.heard {
+		switch {
+		case now.Sub(at) > memberTTL:
+			delete(t.heard, id)
+		case !slices.Contains(members, id):
+			members = append(members, id)
+		}
+	}
+	return members
 }
 
 // Announce implements Transport.
@@ -199,6 +223,13 @@ func (t *PubSubTransport) Follow(id peer.ID, ch Channel) error {
 		t.protect(id, true)
 	}
 	t.wg.Go(func() { t.read(ctx, sub, t.shards, ch) })
+	if t.host.Network().Connectedness(id) != network.Connected {
+		// A member heard through the control topic's mesh may have no
+		// connection to this peer yet; gossipsub tells it of the
+		// subscription once there is one. One that cannot be reached ends
+		// rounds by deadline until a plan drops it.
+		t.wg.Go(func() { _ = t.host.Connect(ctx, peer.AddrInfo{ID: id}) })
+	}
 	return nil
 }
 
@@ -330,6 +361,11 @@ func (t *PubSubTransport) validateHeartbeat(_ context.Context, from peer.ID, msg
 	if err != nil {
 		t.scorer.Penalize(from)
 		return pubsub.ValidationReject
+	}
+	if author := msg.GetFrom(); author != t.self {
+		t.heardMu.Lock()
+		t.heard[author] = time.Now()
+		t.heardMu.Unlock()
 	}
 	msg.ValidatorData = hb
 	return pubsub.ValidationAccept

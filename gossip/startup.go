@@ -81,11 +81,19 @@ func (p *Peer) settle(ctx context.Context, backlog *[]Inbound) error {
 }
 
 // await records what arrives until ready reports true (asked after each
-// arrival and every 50 ms) or ctx ends.
+// arrival and every 50 ms) or ctx ends. It announces the peer once a
+// heartbeat period meanwhile: members that are not connected to it hear
+// of it only from its heartbeats.
 func (p *Peer) await(ctx context.Context, backlog *[]Inbound, ready func() bool) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	return p.recordUntil(ctx, backlog, t.C, func() {}, ready)
+	var announced time.Time
+	return p.recordUntil(ctx, backlog, t.C, func() {
+		if now := time.Now(); now.Sub(announced) >= p.cfg.Heartbeat {
+			announced = now
+			p.announce(ctx)
+		}
+	}, ready)
 }
 
 // recordUntil records what arrives before training starts (see hold),

@@ -43,6 +43,13 @@ const (
 	// to at once.
 	maxParallelDials = 8
 
+	// runPeerTarget is how many run peers a rendezvous keeps connections
+	// to on its own: enough for the run's control topic to reach the whole
+	// run through gossipsub's mesh. The peer connects to the others it
+	// chooses as neighbors, or measures, by their peer ID, from the
+	// addresses the rendezvous recorded.
+	runPeerTarget = 8
+
 	// forgetAfter is how many lookup intervals a run peer that is neither
 	// connected nor found again stays in JoinRun's set of run peers.
 	forgetAfter = 10

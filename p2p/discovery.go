@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 )
 
@@ -27,7 +28,9 @@ func RunNamespace(run string) string {
 //
 // It advertises h on the DHT under RunNamespace(run), again before each
 // advertisement's TTL runs out, and looks for the other peers advertised
-// there every `every`, connecting to those it is not connected to. While none
+// there every `every`, recording their addresses and connecting to them
+// until runPeerTarget run peers are connected (the run's control topic
+// reaches the others; the peer dials those it needs by ID). While none
 // of the run peers it found is connected (it just started, or lost all its
 // neighbors) it looks every every/4 and advertises again every `every` or
 // every minute, whichever is longer, in case its advertisement was lost; and
@@ -175,11 +178,12 @@ func (r *rendezvous) find(ctx context.Context) {
 	}
 }
 
-// round runs one lookup of r.ns and starts connecting to the run peers found
-// that are neither connected nor being dialed, at most maxParallelDials dials
-// at a time; peers beyond that wait for a later round. It does not wait for
-// the dials, so a slow or dead peer (a stale advertisement) never delays the
-// next lookup.
+// round runs one lookup of r.ns, records the addresses of the run peers
+// found, and starts connecting to those that are neither connected nor
+// being dialed while fewer than runPeerTarget run peers are connected or
+// being dialed, at most maxParallelDials dials at a time; peers beyond that
+// wait for a later round. It does not wait for the dials, so a slow or dead
+// peer (a stale advertisement) never delays the next lookup.
 func (r *rendezvous) round(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, findTimeout)
 	defer cancel()
@@ -196,11 +200,14 @@ func (r *rendezvous) round(ctx context.Context) {
 		r.mu.Lock()
 		r.peers[ai.ID] = now
 		r.mu.Unlock()
+		r.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.AddressTTL)
 		if r.h.Network().Connectedness(ai.ID) == network.Connected {
 			r.tag(ai.ID)
 			continue
 		}
-		r.dial(ctx, ai)
+		if r.connectedOrDialing() < runPeerTarget {
+			r.dial(ctx, ai)
+		}
 	}
 	r.forget(now.Add(-forgetAfter * r.every))
 }
@@ -246,6 +253,19 @@ func (r *rendezvous) forget(cutoff time.Time) {
 			delete(r.peers, id)
 		}
 	}
+}
+
+// connectedOrDialing counts the run peers h is connected to or dialing.
+func (r *rendezvous) connectedOrDialing() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.dialing)
+	for id := range r.peers {
+		if !r.dialing[id] && r.h.Network().Connectedness(id) == network.Connected {
+			n++
+		}
+	}
+	return n
 }
 
 // connected reports whether h is connected to at least one run peer.

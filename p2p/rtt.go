@@ -32,20 +32,27 @@ type RTTSample struct {
 	Source RTTSource
 }
 
-// RTT measures the round-trip time to the connected peer id from the
-// cheapest source that has a measurement: a QUIC connection's smoothed RTT,
+// RTT measures the round-trip time to peer id, connecting to it first when
+// not connected (from the peerstore's addresses, or the host's peer
+// routing), from the cheapest source that has a measurement: a QUIC connection's smoothed RTT,
 // then a yamux session's RTT, and otherwise one libp2p ping of at most 2 s
 // (whose result also feeds the peerstore's latency EWMA). The peerstore's
 // EWMA itself is never returned: only ping feeds it, so without a fresh
 // ping it would repeat one old sample forever.
 //
-// It fails if h is not connected to id or the ping fails. It is safe for
-// concurrent use and blocks for at most the ping.
+// It fails if id cannot be reached or the ping fails. It is safe for
+// concurrent use and blocks for at most ctx, or the dial and the ping.
 func (h *Host) RTT(ctx context.Context, id peer.ID) (RTTSample, error) {
 	if id == h.ID() {
 		return RTTSample{}, fmt.Errorf("p2p: RTT: %s is this host", id)
 	}
 	conns := h.Network().ConnsToPeer(id)
+	if len(conns) == 0 {
+		if err := h.Connect(ctx, peer.AddrInfo{ID: id}); err != nil {
+			return RTTSample{}, fmt.Errorf("p2p: RTT to %s: %w", id, err)
+		}
+		conns = h.Network().ConnsToPeer(id)
+	}
 	if len(conns) == 0 {
 		return RTTSample{}, fmt.Errorf("p2p: RTT to %s: not connected", id)
 	}

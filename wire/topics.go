@@ -29,3 +29,10 @@ func ParamTopic(run [16]byte, sender peer.ID) string {
 func LongTopic(run [16]byte, sender peer.ID) string {
 	return "/gradmesh/v1/" + hex.EncodeToString(run[:]) + "/long/" + sender.String()
 }
+
+// IsControlTopic reports whether name is a run's control topic of this
+// heartbeat version: the one topic whose messages gossipsub relays.
+func IsControlTopic(name string) bool {
+	const prefix, suffix = "/gradmesh/v5/", "/control"
+	return len(name) == len(prefix)+32+len(suffix) && name[:len(prefix)] == prefix && name[len(name)-len(suffix):] == suffix
+}

@@ -16,6 +16,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/gradmesh/gradmesh/gossip"
 	"github.com/gradmesh/gradmesh/p2p"
 	"github.com/gradmesh/gradmesh/topology"
@@ -46,6 +48,11 @@ type Settings struct {
 	// this period of virtual time, not only when it begins a round.
 	SampleEvery time.Duration
 }
+
+// BootstrapPeers is how many others each host connects to at the start,
+// as a peer does with the first run members its rendezvous finds; the
+// rest it reaches through the control topic's mesh and dials itself.
+const BootstrapPeers = 4
 
 // RunName names every simulated run; the neighbor policy's seed derives from it.
 const RunName = "simnet"
@@ -108,7 +115,7 @@ func RunMesh(t *testing.T, w *World, data *Data, events AtRound) *Outcome {
 		})
 	}
 	stopSampling := sampleLinks(peers, out, data.Settings.SampleEvery)
-	if err := w.ConnectAll(ctx); err != nil {
+	if err := w.Bootstrap(ctx, BootstrapPeers, data.Settings.Seed); err != nil {
 		t.Error(err)
 		cancel()
 	}
@@ -158,8 +165,9 @@ func newPeers(ctx context.Context, t *testing.T, w *World, out *Outcome, events 
 		var batch training.Minibatch
 		model, evalModel := data.Model.Clone(), data.Model.Clone()
 		peers[i], err = gossip.NewPeer(gossip.PeerConfig{
-			Transport: gossip.NewPubSubTransport(h, ps, scorer, nil), RTT: (&p2p.Host{Host: h}).RTT,
-			Run: RunName, ModelSpec: data.Model.Spec(),
+			Transport: gossip.NewPubSubTransport(h, ps, scorer, func(id peer.ID, keep bool) { w.Protect(i, id, keep) }),
+			RTT:       (&p2p.Host{Host: h}).RTT,
+			Run:       RunName, ModelSpec: data.Model.Spec(),
 			Learning: gossip.Learning{Init: data.Init, Optimizer: data.Recipe.OptimizerConfig(), Schedule: data.Schedule,
 				Rounds: run.Rounds, Order: data.Recipe.MixOrder(), DataWeight: data.Weights[i]},
 			Gradient: func(params, grad []float32) float64 {

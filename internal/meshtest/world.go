@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,9 +20,12 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/routing"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/gradmesh/gradmesh/topology"
 )
@@ -34,6 +38,7 @@ import (
 type World struct {
 	net   *simnet.Simnet
 	Hosts []host.Host
+	addrs map[peer.ID][]ma.Multiaddr // every host's listen addresses, for FindPeer
 	// rtt is the matrix packets are delayed by, row = sender, ms; swapped
 	// whole to move peers (mobility) while the network runs.
 	rtt    atomic.Pointer[topology.LatencyMatrix]
@@ -54,7 +59,7 @@ func NewWorld(t *testing.T, rtt *topology.LatencyMatrix, link Link, seed uint64)
 	if err := checkRTT(rtt); err != nil {
 		t.Fatal(err)
 	}
-	w := &World{byIP: map[[4]byte]int{}}
+	w := &World{byIP: map[[4]byte]int{}, addrs: map[peer.ID][]ma.Multiaddr{}}
 	w.rtt.Store(rtt)
 	w.net = &simnet.Simnet{LatencyFunc: w.latency, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	settings := simnet.NodeBiDiLinkSettings{
@@ -69,8 +74,15 @@ func NewWorld(t *testing.T, rtt *topology.LatencyMatrix, link Link, seed uint64)
 		if err != nil {
 			t.Fatal(err)
 		}
+		cm, err := connmgr.NewConnManager(connLow, connHigh)
+		if err != nil {
+			t.Fatal(err)
+		}
 		h, err := libp2p.New(
 			libp2p.Identity(key),
+			// Peers reach each other by peer ID alone, as over the DHT.
+			libp2p.Routing(func(host.Host) (routing.PeerRouting, error) { return w, nil }),
+			libp2p.ConnectionManager(cm),
 			libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/%s/udp/8000/quic-v1", ip)),
 			libp2p.NoTransports, libp2p.Transport(libp2pquic.NewTransport),
 			simlibp2p.QUICSimnet(w.net, settings),
@@ -84,9 +96,61 @@ func NewWorld(t *testing.T, rtt *topology.LatencyMatrix, link Link, seed uint64)
 			t.Fatalf("host %d: %v", i, err)
 		}
 		w.Hosts = append(w.Hosts, h)
+		w.addrs[h.ID()] = h.Addrs()
 	}
 	w.net.Start()
 	return w
+}
+
+// Each host's connection manager trims its connections to connLow once
+// it holds more than connHigh, sparing the protected ones (neighbors) and
+// those gossipsub keeps for the control topic's mesh.
+const connLow, connHigh = 24, 32
+
+// FindPeer implements routing.PeerRouting for the hosts: every host's
+// listen addresses, as a DHT lookup would find them.
+func (w *World) FindPeer(_ context.Context, id peer.ID) (peer.AddrInfo, error) {
+	addrs, ok := w.addrs[id]
+	if !ok {
+		return peer.AddrInfo{}, routing.ErrNotFound
+	}
+	return peer.AddrInfo{ID: id, Addrs: addrs}, nil
+}
+
+// Protect keeps host i's connection to id through trimming (keep) or
+// lets it go (!keep), as a live peer does for its neighbors.
+func (w *World) Protect(i int, id peer.ID, keep bool) {
+	if keep {
+		w.Hosts[i].ConnManager().Protect(id, "gradmesh-neighbor")
+	} else {
+		w.Hosts[i].ConnManager().Unprotect(id, "gradmesh-neighbor")
+	}
+}
+
+// Bootstrap connects each host to k others drawn with seed, all at the
+// same time, as a peer connects to the first run members its rendezvous
+// finds: the control topic's mesh then carries every heartbeat to every
+// host, and hosts connect to the neighbors they choose on their own.
+func (w *World) Bootstrap(ctx context.Context, k int, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 0x626f6f74))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for i, a := range w.Hosts {
+		others := slices.DeleteFunc(rng.Perm(len(w.Hosts)), func(j int) bool { return j == i })
+		for _, j := range others[:min(k, len(others))] {
+			b := w.Hosts[j]
+			wg.Go(func() {
+				if err := a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("simulated network: host %d dialing host %d: %w", i, j, err))
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func seedBytes(seed uint64) [32]byte {
