@@ -116,10 +116,19 @@ func (t *PubSubTransport) Open(s Session) (err error) {
 	if err != nil {
 		return fmt.Errorf("subscribing to the control topic: %w", err)
 	}
+	events, err := t.control.EventHandler()
+	if err != nil {
+		sub.Cancel()
+		return fmt.Errorf("watching the control topic: %w", err)
+	}
 	ctx := t.ctx
 	t.wg.Go(func() {
 		defer sub.Cancel()
 		t.read(ctx, sub, t.heartbeats, Near)
+	})
+	t.wg.Go(func() {
+		defer events.Cancel()
+		t.watchLeaves(ctx, events)
 	})
 	t.host.SetStreamHandler(ModelProtocol, t.serveModel)
 	return nil
@@ -147,6 +156,24 @@ func (t *PubSubTransport) Members() []peer.ID {
 		}
 	}
 	return members
+}
+
+// watchLeaves forgets the heartbeats of a connected member as soon as it
+// leaves the control topic (it disconnected or unsubscribed), rather than
+// memberTTL later: one that is still in the run is heard again within a
+// heartbeat period, through the mesh.
+func (t *PubSubTransport) watchLeaves(ctx context.Context, events *pubsub.TopicEventHandler) {
+	for {
+		ev, err := events.NextPeerEvent(ctx)
+		if err != nil {
+			return
+		}
+		if ev.Type == pubsub.PeerLeave {
+			t.heardMu.Lock()
+			delete(t.heard, ev.Peer)
+			t.heardMu.Unlock()
+		}
+	}
 }
 
 // Announce implements Transport.
