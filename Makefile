@@ -4,7 +4,7 @@ BIN      ?= bin/gradmesh
 DATA     ?= ../shared/data
 BENCHTIME ?= 1x
 
-.PHONY: help build test check bench bench-cpu demo sim results fuzz clean ptx gpu-test gpu-bench
+.PHONY: help build test check bench bench-cpu demo sim churn results fuzz clean ptx gpu-test gpu-bench
 
 help:
 	@echo "make build    build $(BIN)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench-cpu  CPU speed: the OpenBLAS binding, the training step vs PyTorch, the simulator"
 	@echo "make demo     six live peers on loopback train together and print their accuracy"
 	@echo "make sim      run the default simulation (16 peers, D-PSGD, embedded digits)"
+	@echo "make churn    24 live peers on loopback, a third killed and restarted mid-run, vs the simulator"
 	@echo "make results  reproduce the README's result tables (needs $(DATA))"
 	@echo "make ptx      regenerate gpu/cuda/kernels.ptx from kernels.cu (needs nvcc, ptxas)"
 	@echo "make gpu-test build bin/gpu.test, the CUDA tests and benchmarks for a GPU machine"
@@ -46,6 +47,11 @@ demo: build
 
 sim: build
 	$(BIN) sim
+
+# 24 live peers on loopback started over 10 s, a third killed and restarted
+# mid-run, beside the simulator on the same settings.
+churn: build
+	./scripts/churn.sh $(BIN)
 
 # One fuzz target per run: go test -fuzz takes a single target.
 fuzz:
