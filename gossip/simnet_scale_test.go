@@ -135,8 +135,9 @@ func scaleRun(t *testing.T, peers int, policy topology.Policy, seed uint64) scal
 	if res.VirtualSecondsToTarget != nil {
 		row.algoToTgt = *res.VirtualSecondsToTarget
 	}
-	t.Logf("accuracy %.4f (algorithm %.4f); time to %.2f %.2f s after the last start (algorithm %.2f s); %.2f deadline rounds per peer; %d links, %d differ from BuildOverlay",
-		row.accProto, row.accAlgo, target, row.toTarget, row.algoToTgt, row.deadlines, row.links, row.differ)
+	t.Logf("accuracy %.4f (algorithm %.4f); time to %.2f %.2f s after the last start (algorithm %.2f s); %.2f deadline rounds per peer; %d links, %d differ from BuildOverlay; per peer %.1f connections (max %.0f), %.0f goroutines, %.1f MB heap",
+		row.accProto, row.accAlgo, target, row.toTarget, row.algoToTgt, row.deadlines, row.links, row.differ,
+		row.connsMean, row.connsMax, row.goroutines, row.heapMB)
 	return row
 }
 
