@@ -177,7 +177,8 @@ type Node struct {
 	pendSelf  float64
 	pendFrom  int
 	// awaiting holds the near neighbors that joined while the node ran
-	// (UnsyncedLinks) and have sent nothing yet: no round waits for them.
+	// (UnsyncedLinks), or that NodeConfig.Awaiting named, and have sent
+	// nothing yet: no round waits for them.
 	awaiting map[PeerID]bool
 	lost     map[PeerID]bool // near neighbors whose vector for the round in progress will not come
 	long     longLinks
@@ -434,9 +435,9 @@ func (n *Node) Deadline(round int) {
 }
 
 // Lost tells the node that near neighbor id's vector for round will not
-// come: a shell that receives a neighbor's messages in
-// the order they were sent, and has one from a later round, knows that
-// the rest of this round's vector was lost. The round then ends without
+// come: a shell that receives a neighbor's messages in the order they were
+// sent, and has one from a later round, knows that the rest of this
+// round's vector was lost. The round then ends without
 // it (its weight stays with the node) as soon as the others are in,
 // instead of waiting out a deadline. Lost for another round than the one
 // in progress is ignored.
