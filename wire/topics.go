@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/hex"
+	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -13,7 +14,7 @@ import (
 // of an older version do not share it, so they are neither members nor
 // penalized for heartbeats the other side cannot read.
 func ControlTopic(run [16]byte) string {
-	return "/gradmesh/v5/" + hex.EncodeToString(run[:]) + "/control"
+	return controlPrefix + hex.EncodeToString(run[:]) + controlSuffix
 }
 
 // ParamTopic is the topic a peer publishes its parameter shards on; only its
@@ -33,6 +34,9 @@ func LongTopic(run [16]byte, sender peer.ID) string {
 // IsControlTopic reports whether name is a run's control topic of this
 // heartbeat version: the one topic whose messages gossipsub relays.
 func IsControlTopic(name string) bool {
-	const prefix, suffix = "/gradmesh/v5/", "/control"
-	return len(name) == len(prefix)+32+len(suffix) && name[:len(prefix)] == prefix && name[len(name)-len(suffix):] == suffix
+	return len(name) == len(controlPrefix)+32+len(controlSuffix) &&
+		strings.HasPrefix(name, controlPrefix) && strings.HasSuffix(name, controlSuffix)
 }
+
+// The control topic's name is controlPrefix, the run ID in hex, controlSuffix.
+const controlPrefix, controlSuffix = "/gradmesh/v5/", "/control"
